@@ -1,0 +1,13 @@
+//! [`Data`]: what an RDD element must be.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// An RDD element: cloneable, shareable across threads, and serializable (it may cross a
+/// shuffle, a cache or, in cluster mode, a process boundary). Implemented for every type that
+/// qualifies; there is nothing to implement by hand.
+///
+/// Keys of pair operations add `Hash + Eq`, and sorting adds `Ord`.
+pub trait Data: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
+
+impl<T> Data for T where T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}

@@ -1,0 +1,65 @@
+//! # Ember
+//!
+//! Apache Spark's core programming model, resilient distributed datasets, for Rust: lazy,
+//! typed transformations over partitioned data, run in parallel on every core of a machine.
+//!
+//! ```
+//! use ember::prelude::*;
+//!
+//! fn main() -> ember::Result<()> {
+//!     let ctx = Context::local(2)?;
+//!     let lines = ctx.parallelize(vec!["to be or not to be".to_string(), "to see".to_string()], 2);
+//!     let counts = lines
+//!         .flat_map(|line| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+//!         .map(|word| (word, 1u64))
+//!         .reduce_by_key(|a, b| a + b); // a shuffle, combined on the map side first
+//!     let top = counts.top_by(2, |(_, n)| *n)?; // the action: runs a job of two stages
+//!     assert_eq!(top, vec![("to".to_string(), 3), ("be".to_string(), 2)]);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Concepts
+//!
+//! * A [`Context`] owns the worker threads (`Context::local(n)`, or `Context::from_env()`
+//!   reading `EMBER_MASTER=local[N]`) and creates source RDDs: [`Context::parallelize`],
+//!   [`Context::range`], [`Context::text_file`].
+//! * An [`Rdd<T>`] is an immutable, partitioned dataset described by its lineage.
+//!   Transformations (`map`, `filter`, `flat_map`, `reduce_by_key`, `join`, `sort_by_key`,
+//!   ...) build new RDDs and run nothing. Elements implement [`Data`] (automatically, for
+//!   every `Clone + Send + Sync + Serialize + DeserializeOwned + 'static` type).
+//! * Operations on pairs appear on `Rdd<(K, V)>` only. Keys add `Hash + Eq`; sorting `Ord`.
+//! * Actions (`collect`, `count`, `reduce`, `take`, `save_as_text_file`, ...) run a job:
+//!   the lineage is cut into stages at every shuffle, each stage runs one task per
+//!   partition, and narrow operations are fused so a partition streams through them.
+//! * A shuffle's output is kept while an RDD can reach it, so a second action on the same
+//!   reduced RDD reruns no map stage ([`Context::last_job`] shows skipped stages).
+//! * A panicking task is retried (4 attempts by default); a job that still fails returns an
+//!   [`Error`] naming the stage, partition, attempt and panic message, and the context stays
+//!   usable.
+//! * [`Rdd::lineage`] prints the lineage with its stage boundaries, like Spark's
+//!   `toDebugString`.
+
+pub mod actions;
+pub mod context;
+pub mod corpus;
+pub mod data;
+pub mod error;
+pub mod pair;
+pub mod partitioner;
+pub mod prelude;
+pub mod rdd;
+
+pub use context::{Context, ContextBuilder};
+pub use data::Data;
+pub use error::{Error, Result};
+pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
+pub use rdd::{Compute, PartitionIter, Rdd};
+
+/// Engine types that appear in the API: job metrics, and what a custom [`Compute`] node needs.
+pub mod engine {
+    pub use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
+    pub use ember_engine::{
+        JobMetrics, PartitionerDesc, PartitionerKind, StageMetrics, TaskContext, TaskFailure, TaskMetrics,
+    };
+}

@@ -1,0 +1,8 @@
+//! `use ember::prelude::*;` brings in what a pipeline needs.
+
+pub use crate::context::{Context, ContextBuilder};
+pub use crate::data::Data;
+pub use crate::error::{Error, Result};
+pub use crate::partitioner::{HashPartitioner, Partitioner, RangePartitioner};
+pub use crate::rdd::{PartitionIter, Rdd};
+pub use ember_engine::JobMetrics;

@@ -1,0 +1,402 @@
+//! [`Rdd<T>`]: the typed, lazy, partitioned dataset, and its narrow transformations.
+//!
+//! Every transformation returns a new `Rdd` whose node records the operation, its parent and
+//! the user's call site; nothing runs until an action. Narrow transformations (`map`,
+//! `filter`, `flat_map`, ...) are thin layers over one node type,
+//! [`map_partitions::MapPartitionsNode`]: a task pulls a partition through the whole chain as
+//! one iterator, without materialising anything in between.
+
+pub(crate) mod cogroup;
+pub(crate) mod map_partitions;
+pub(crate) mod parallelize;
+pub(crate) mod shuffled;
+pub(crate) mod text_file;
+pub(crate) mod union;
+
+use std::hash::Hash;
+use std::panic::Location;
+use std::sync::Arc;
+
+use ember_engine::lineage::{LineageNode, render_lineage};
+use ember_engine::{TaskContext, TaskFailure};
+
+use crate::context::Context;
+use crate::data::Data;
+use map_partitions::MapPartitionsNode;
+use union::UnionNode;
+
+/// A partition's records as a lazy iterator. It lives on the worker thread that pulls it.
+pub type PartitionIter<T> = Box<dyn Iterator<Item = T>>;
+
+/// Property 2 of an RDD, the typed half of [`LineageNode`]: how to compute one partition.
+///
+/// Called on a worker thread, once per task attempt that needs the partition. The returned
+/// iterator is pulled lazily by the task; a failure found while it is being pulled is
+/// recorded with [`TaskContext::fail`] and ends the iterator.
+pub trait Compute<T>: LineageNode {
+    /// Computes partition `partition`.
+    ///
+    /// # Errors
+    /// A [`TaskFailure`] when the partition cannot even start (a missing file, a missing
+    /// shuffle output).
+    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure>;
+}
+
+/// The one place a parent partition is read (Spark's `RDD.iterator`): the seam where cached
+/// blocks will be looked up before computing.
+pub(crate) fn iterator<T>(
+    node: &dyn Compute<T>,
+    partition: usize,
+    ctx: &TaskContext,
+) -> Result<PartitionIter<T>, TaskFailure> {
+    node.compute(partition, ctx)
+}
+
+/// A resilient distributed dataset: an immutable, partitioned collection of `T`, computed
+/// lazily from its lineage when an action runs. Cheap to clone.
+///
+/// Transformations (`map`, `filter`, `reduce_by_key`, ...) build new RDDs; actions
+/// (`collect`, `count`, `save_as_text_file`, ...) run jobs. Operations on key-value RDDs
+/// appear on `Rdd<(K, V)>`.
+pub struct Rdd<T> {
+    node: Arc<dyn Compute<T>>,
+    ctx: Context,
+}
+
+impl<T> Clone for Rdd<T> {
+    fn clone(&self) -> Self {
+        Rdd { node: Arc::clone(&self.node), ctx: self.ctx.clone() }
+    }
+}
+
+impl<T> std::fmt::Debug for Rdd<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let meta = self.node.meta();
+        write!(f, "Rdd[{}] {} ({} partitions)", meta.id, meta.describe(), self.node.num_partitions())
+    }
+}
+
+impl<T: Data> Rdd<T> {
+    pub(crate) fn from_node(node: Arc<dyn Compute<T>>, ctx: Context) -> Self {
+        Rdd { node, ctx }
+    }
+
+    pub(crate) fn node(&self) -> &Arc<dyn Compute<T>> {
+        &self.node
+    }
+
+    pub(crate) fn lineage_node(&self) -> Arc<dyn LineageNode> {
+        Arc::clone(&self.node) as Arc<dyn LineageNode>
+    }
+
+    /// The context this RDD runs on.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// How many partitions the RDD has (known without running anything).
+    pub fn num_partitions(&self) -> usize {
+        self.node.num_partitions()
+    }
+
+    /// The lineage as text, like Spark's `toDebugString`: one line per node with its partition
+    /// count, operation, id and call site, indented at each shuffle (stage) boundary.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let counts = ctx.parallelize(vec!["a", "b", "a"], 2).map(|w| (w, 1)).reduce_by_key(|a, b| a + b);
+    /// let text = counts.lineage();
+    /// assert!(text.starts_with("(2) reduce_by_key"));
+    /// assert!(text.contains(" +-(2) map"));
+    /// assert!(text.contains("    |  (2) parallelize"));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn lineage(&self) -> String {
+        render_lineage(&self.lineage_node())
+    }
+
+    /// The general narrow transformation: `f` turns partition `i`'s iterator into the new
+    /// partition's iterator. Every narrow operator is a few lines over this.
+    pub(crate) fn narrow<U, F>(
+        &self,
+        op_name: &'static str,
+        call_site: &'static Location<'static>,
+        keeps_partitioner: bool,
+        f: F,
+    ) -> Rdd<U>
+    where
+        U: Data,
+        F: Fn(usize, PartitionIter<T>, &TaskContext) -> PartitionIter<U> + Send + Sync + 'static,
+    {
+        let meta = self.ctx.new_meta(op_name, call_site);
+        let partitioner = if keeps_partitioner { self.node.partitioner().cloned() } else { None };
+        let node = MapPartitionsNode::new(meta, Arc::clone(&self.node), partitioner, f);
+        Rdd::from_node(Arc::new(node), self.ctx.clone())
+    }
+
+    /// Applies `f` to every element. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![1, 2, 3], 2).map(|x| x * 10).collect()?, vec![10, 20, 30]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn map<U: Data, F>(&self, f: F) -> Rdd<U>
+    where
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        self.narrow("map", Location::caller(), false, move |_, iter, _| {
+            let f = Arc::clone(&f);
+            Box::new(iter.map(move |x| f(x)))
+        })
+    }
+
+    /// Applies `f` to every element and flattens what it returns (any `IntoIterator`).
+    /// Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let words = ctx
+    ///     .parallelize(vec!["to be".to_string(), "or not".to_string()], 2)
+    ///     .flat_map(|line| line.split(' ').map(str::to_owned).collect::<Vec<_>>());
+    /// assert_eq!(words.collect()?, vec!["to", "be", "or", "not"]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn flat_map<U: Data, I, F>(&self, f: F) -> Rdd<U>
+    where
+        I: IntoIterator<Item = U> + 'static,
+        F: Fn(T) -> I + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        self.narrow("flat_map", Location::caller(), false, move |_, iter, _| {
+            let f = Arc::clone(&f);
+            Box::new(iter.flat_map(move |x| f(x)))
+        })
+    }
+
+    /// Keeps the elements for which `predicate` is true. Narrow; keeps the partitioner.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.range(0, 10, 1, 3).filter(|x| x % 4 == 0).collect()?, vec![0, 4, 8]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn filter<F>(&self, predicate: F) -> Rdd<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        let predicate = Arc::new(predicate);
+        self.narrow("filter", Location::caller(), true, move |_, iter, _| {
+            let predicate = Arc::clone(&predicate);
+            Box::new(iter.filter(move |x| predicate(x)))
+        })
+    }
+
+    /// Transforms each partition as a whole: `f` receives the partition's iterator and returns
+    /// the new partition's elements (any `IntoIterator`, lazy or not). Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let sums = ctx.parallelize(vec![1, 2, 3, 4], 2).map_partitions(|it| std::iter::once(it.sum::<i32>()));
+    /// assert_eq!(sums.collect()?, vec![3, 7]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn map_partitions<U: Data, I, F>(&self, f: F) -> Rdd<U>
+    where
+        I: IntoIterator<Item = U>,
+        I::IntoIter: 'static,
+        F: Fn(PartitionIter<T>) -> I + Send + Sync + 'static,
+    {
+        self.narrow("map_partitions", Location::caller(), false, move |_, iter, _| Box::new(f(iter).into_iter()))
+    }
+
+    /// Like [`Rdd::map_partitions`], and `f` also receives the partition's index.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let tagged = ctx.parallelize(vec!['a', 'b', 'c'], 2).map_partitions_with_index(|i, it| it.map(move |c| (i, c)));
+    /// assert_eq!(tagged.collect()?, vec![(0, 'a'), (1, 'b'), (1, 'c')]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn map_partitions_with_index<U: Data, I, F>(&self, f: F) -> Rdd<U>
+    where
+        I: IntoIterator<Item = U>,
+        I::IntoIter: 'static,
+        F: Fn(usize, PartitionIter<T>) -> I + Send + Sync + 'static,
+    {
+        self.narrow("map_partitions_with_index", Location::caller(), false, move |p, iter, _| {
+            Box::new(f(p, iter).into_iter())
+        })
+    }
+
+    /// Pairs every element with a key computed from it: `(f(x), x)`. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let keyed = ctx.parallelize(vec!["apple", "kiwi"], 2).key_by(|s| s.len());
+    /// assert_eq!(keyed.collect()?, vec![(5, "apple"), (4, "kiwi")]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn key_by<K: Data, F>(&self, f: F) -> Rdd<(K, T)>
+    where
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        self.narrow("key_by", Location::caller(), false, move |_, iter, _| {
+            let f = Arc::clone(&f);
+            Box::new(iter.map(move |x| (f(&x), x)))
+        })
+    }
+
+    /// Turns each partition into one element: the `Vec` of its elements. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![1, 2, 3], 3).glom().collect()?, vec![vec![1], vec![2], vec![3]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn glom(&self) -> Rdd<Vec<T>> {
+        self.narrow("glom", Location::caller(), false, |_, iter, _| Box::new(std::iter::once(iter.collect::<Vec<T>>())))
+    }
+
+    /// This RDD's partitions followed by `other`'s, duplicates kept. Narrow: no shuffle; the
+    /// result has the sum of both partition counts.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let both = ctx.parallelize(vec![1, 2], 1).union(&ctx.parallelize(vec![2, 3], 2));
+    /// assert_eq!((both.num_partitions(), both.collect()?), (3, vec![1, 2, 2, 3]));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn union(&self, other: &Rdd<T>) -> Rdd<T> {
+        let meta = self.ctx.new_meta("union", Location::caller());
+        let node = UnionNode::new(meta, vec![Arc::clone(&self.node), Arc::clone(&other.node)]);
+        Rdd::from_node(Arc::new(node), self.ctx.clone())
+    }
+
+    /// One copy of each distinct element. Shuffles (into as many partitions as this RDD has).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let mut d = ctx.parallelize(vec![3, 1, 3, 2, 1], 2).distinct().collect()?;
+    /// d.sort();
+    /// assert_eq!(d, vec![1, 2, 3]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn distinct(&self) -> Rdd<T>
+    where
+        T: Hash + Eq,
+    {
+        self.distinct_impl(None, Location::caller())
+    }
+
+    /// [`Rdd::distinct`] into `partitions` partitions.
+    #[track_caller]
+    pub fn distinct_with_partitions(&self, partitions: usize) -> Rdd<T>
+    where
+        T: Hash + Eq,
+    {
+        self.distinct_impl(Some(partitions), Location::caller())
+    }
+
+    fn distinct_impl(&self, partitions: Option<usize>, call_site: &'static Location<'static>) -> Rdd<T>
+    where
+        T: Hash + Eq,
+    {
+        let pairs = self.narrow("distinct", call_site, false, |_, iter, _| Box::new(iter.map(|x| (x, ()))));
+        let partitioner = pairs.default_partitioner(partitions);
+        pairs
+            .combine_by_key_impl(
+                "distinct",
+                call_site,
+                partitioner,
+                true,
+                Arc::new(|()| ()),
+                Arc::new(|(), ()| ()),
+                Arc::new(|(), ()| ()),
+            )
+            .narrow("distinct", call_site, false, |_, iter, _| Box::new(iter.map(|(x, ())| x)))
+    }
+
+    /// All elements sorted by `key(x)`, ascending or descending, across partitions: partition
+    /// 0 holds the smallest keys. Shuffles with a range partitioner built from a sample (the
+    /// sampling runs a small job now, as in Spark). Equal keys keep no particular order.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let sorted = ctx.parallelize(vec!["ccc", "a", "bb"], 2).sort_by(|s| s.len(), true);
+    /// assert_eq!(sorted.collect()?, vec!["a", "bb", "ccc"]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn sort_by<K, F>(&self, key: F, ascending: bool) -> Rdd<T>
+    where
+        K: Data + Ord,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.sort_by_impl(key, ascending, None, Location::caller())
+    }
+
+    /// [`Rdd::sort_by`] into `partitions` partitions.
+    #[track_caller]
+    pub fn sort_by_with_partitions<K, F>(&self, key: F, ascending: bool, partitions: usize) -> Rdd<T>
+    where
+        K: Data + Ord,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.sort_by_impl(key, ascending, Some(partitions), Location::caller())
+    }
+
+    fn sort_by_impl<K, F>(
+        &self,
+        key: F,
+        ascending: bool,
+        partitions: Option<usize>,
+        call_site: &'static Location<'static>,
+    ) -> Rdd<T>
+    where
+        K: Data + Ord,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let key = Arc::new(key);
+        let keyed = self.narrow("sort_by", call_site, false, move |_, iter, _| {
+            let key = Arc::clone(&key);
+            Box::new(iter.map(move |x| (key(&x), x)))
+        });
+        keyed
+            .sort_by_key_impl(ascending, partitions, call_site)
+            .narrow("sort_by", call_site, false, |_, iter, _| Box::new(iter.map(|(_, x)| x)))
+    }
+}

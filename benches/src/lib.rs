@@ -1,0 +1,1 @@
+//! Ember's benchmarks live in `benches/`; this library is empty.

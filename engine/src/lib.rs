@@ -1,0 +1,44 @@
+//! `ember-engine`: Ember's untyped execution engine.
+//!
+//! It must not know element types: records cross into it as type-erased values
+//! (`Box<dyn Any + Send>` results) or as encoded bytes (shuffle buckets). The typed
+//! programming model lives in the `ember` crate, bytes at rest in `ember-storage`.
+//!
+//! # How an action runs
+//!
+//! ```text
+//!  lineage (nodes + dependencies)      stages (cut at shuffles)        tasks (one per partition)
+//!
+//!  text_file ─▶ flat_map ─▶ map ─┐      ┌ stage 0 (shuffle map) ┐        s0/p0  s0/p1 ... s0/pN
+//!                                │ ──▶  └───────────────────────┘  ──▶     │ buckets
+//!        reduce_by_key ◀─shuffle─┘      ┌ stage 1 (result)      ┐        s1/p0  s1/p1 ... s1/pM
+//!                                       └───────────────────────┘          │ values ─▶ driver
+//! ```
+//!
+//! * [`lineage`]: the [`lineage::LineageNode`] trait and [`lineage::Dependency`]: narrow
+//!   dependencies keep partitions within one stage, shuffle dependencies cut stages.
+//! * [`plan`]: a pure function from the final node to the stage DAG.
+//! * [`scheduler`]: runs stages in dependency order, skips map stages whose outputs exist,
+//!   retries failed attempts, reruns lost map outputs; its module docs are the essay.
+//! * [`executor`]: the local thread pool and the attempt runner (panics become data).
+//! * [`shuffle`]: where buckets live between stages, behind a trait.
+//! * [`EngineContext`]: one per user context; no process globals.
+
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod executor;
+pub mod ids;
+pub mod lineage;
+pub mod plan;
+pub mod scheduler;
+pub mod shuffle;
+pub mod task;
+
+pub use config::EngineConfig;
+pub use context::EngineContext;
+pub use error::{BoxError, JobError, TaskFailure};
+pub use executor::ResultFn;
+pub use lineage::{Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, PartitionerKind};
+pub use scheduler::{JobMetrics, StageMetrics};
+pub use task::{TaskContext, TaskMetrics};

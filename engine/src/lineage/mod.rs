@@ -1,0 +1,70 @@
+//! The lineage node trait: the planner's whole, untyped view of an RDD.
+//!
+//! Spark describes an RDD by five properties. Ember splits them along the typed/untyped line:
+//!
+//! | property | where |
+//! | --- | --- |
+//! | 1. a list of partitions | [`LineageNode::num_partitions`] |
+//! | 2. a function to compute each partition | the typed `Compute<T>` trait in the `ember` crate |
+//! | 3. dependencies on parent RDDs | [`LineageNode::dependencies`] |
+//! | 4. an optional partitioner for key-value RDDs | [`LineageNode::partitioner`] |
+//! | 5. optional preferred locations per partition | [`LineageNode::preferred_locations`] |
+//!
+//! Nodes are immutable once built and are shared through `Arc`. Every method here is cheap
+//! and is called on the driver thread while planning or rendering lineage, possibly many
+//! times per job; none may block or do I/O.
+
+mod dependency;
+mod display;
+mod partitioner;
+
+pub use dependency::{Dependency, MapOutputWriter, ShuffleDependency};
+pub use display::render_lineage;
+pub use partitioner::{PartitionerDesc, PartitionerKind};
+
+use std::panic::Location;
+
+use crate::ids::{ExecutorId, NodeId};
+
+/// What every node records about itself: its id, the operation that made it and where the
+/// user called that operation.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeMeta {
+    /// Creation-order id, unique within the context.
+    pub id: NodeId,
+    /// The user-facing operation, e.g. `"map"` or `"reduce_by_key"`.
+    pub op_name: &'static str,
+    /// The user's call site, captured with `#[track_caller]`.
+    pub call_site: &'static Location<'static>,
+}
+
+impl NodeMeta {
+    /// `op at file:line`, the way errors, lineage and progress name a node.
+    pub fn describe(&self) -> String {
+        format!("{} at {}:{}", self.op_name, self.call_site.file(), self.call_site.line())
+    }
+}
+
+/// An RDD as the planner sees it. See the module docs for the five properties.
+pub trait LineageNode: Send + Sync {
+    /// The node's id, operation and call site.
+    fn meta(&self) -> &NodeMeta;
+
+    /// Property 1: how many partitions the node has. Fixed at construction.
+    fn num_partitions(&self) -> usize;
+
+    /// Property 3: the parents, each a narrow or a shuffle dependency. Fixed at construction.
+    fn dependencies(&self) -> &[Dependency];
+
+    /// Property 4: how the node's records are partitioned by key, when that is known. Two nodes
+    /// with equal partitioners are co-partitioned, so a keyed operation between them needs no
+    /// shuffle.
+    fn partitioner(&self) -> Option<&PartitionerDesc> {
+        None
+    }
+
+    /// Property 5: executors that hold partition `partition`'s input. Empty means anywhere.
+    fn preferred_locations(&self, _partition: usize) -> Vec<ExecutorId> {
+        Vec::new()
+    }
+}

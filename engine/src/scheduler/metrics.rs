@@ -1,0 +1,77 @@
+//! Job and stage metrics, as the scheduler reports them when a job ends.
+
+use std::time::Duration;
+
+use crate::ids::{JobId, StageId};
+use crate::task::TaskMetrics;
+
+/// What one stage did in one job.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageMetrics {
+    /// The stage.
+    pub stage: StageId,
+    /// `op at file:line` of its last node.
+    pub name: String,
+    /// Whether it produces shuffle output (otherwise it is the result stage).
+    pub is_shuffle_map: bool,
+    /// Its partition count.
+    pub num_tasks: usize,
+    /// True when no task ran: its outputs already existed.
+    pub skipped: bool,
+    /// Attempts launched (including retries and resubmissions).
+    pub tasks_launched: u32,
+    /// Attempts that failed.
+    pub tasks_failed: u32,
+    /// Sum of the successful attempts' metrics (duration is summed task time).
+    pub totals: TaskMetrics,
+}
+
+/// What one job did, stage by stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobMetrics {
+    /// The job.
+    pub job: JobId,
+    /// Whether it returned a result.
+    pub succeeded: bool,
+    /// Wall time from submission to the end.
+    pub duration: Duration,
+    /// One entry per stage of the job's graph, in stage id order.
+    pub stages: Vec<StageMetrics>,
+}
+
+impl JobMetrics {
+    /// Stages that ran at least one task.
+    pub fn stages_run(&self) -> usize {
+        self.stages.iter().filter(|s| !s.skipped).count()
+    }
+
+    /// Stages skipped because their outputs existed.
+    pub fn stages_skipped(&self) -> usize {
+        self.stages.iter().filter(|s| s.skipped).count()
+    }
+
+    /// Attempts launched across all stages.
+    pub fn tasks_launched(&self) -> u32 {
+        self.stages.iter().map(|s| s.tasks_launched).sum()
+    }
+
+    /// Attempts that failed across all stages.
+    pub fn tasks_failed(&self) -> u32 {
+        self.stages.iter().map(|s| s.tasks_failed).sum()
+    }
+
+    /// Shuffle bytes written by the job's successful map attempts.
+    pub fn shuffle_bytes_written(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.shuffle_bytes_written).sum()
+    }
+
+    /// Shuffle bytes read by the job's successful attempts.
+    pub fn shuffle_bytes_read(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.shuffle_bytes_read).sum()
+    }
+
+    /// Records read from sources and shuffles by successful attempts.
+    pub fn records_read(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.records_read).sum()
+    }
+}

@@ -1,0 +1,47 @@
+//! The shuffle: where map outputs live between a map stage and the reducers that read them.
+//!
+//! ```text
+//!  map task m (stage S1)                       reduce task r (stage S2)
+//!  compute partition m of the parent           fetch bucket (shuffle, m', r) for every m'
+//!  ├─ combine by key (when an aggregator)      ├─ decode records batch by batch
+//!  ├─ bucket by partitioner(key) → r           └─ merge / group / sort, stream out
+//!  └─ encode each bucket (bincode) ──put──▶ ShuffleStore ──fetch──▶
+//! ```
+//!
+//! The [`ShuffleStore`] trait is the seam: today buckets are kept in memory
+//! ([`MemoryShuffleStore`]); spill to local disk and remote fetch from another executor plug
+//! in behind the same three calls. The [`MapOutputTracker`] is the driver's record of which
+//! map outputs exist; the scheduler skips a map stage whose outputs are all registered, and
+//! reruns only the map tasks whose outputs are missing.
+
+mod map_output;
+mod store;
+
+pub use map_output::{MapOutputTracker, MapStatus};
+pub use store::{MemoryShuffleStore, ShuffleBlockId, ShuffleStore};
+
+use std::sync::Arc;
+
+use crate::ids::ShuffleId;
+
+/// The shuffle store and the map-output tracker of one context, held together so a dropped
+/// shuffle is forgotten by both.
+pub struct ShuffleRegistry {
+    /// Where buckets live.
+    pub store: Arc<dyn ShuffleStore>,
+    /// Which map outputs exist.
+    pub tracker: MapOutputTracker,
+}
+
+impl ShuffleRegistry {
+    /// A registry over `store`.
+    pub fn new(store: Arc<dyn ShuffleStore>) -> Self {
+        ShuffleRegistry { store, tracker: MapOutputTracker::default() }
+    }
+
+    /// Forgets a shuffle and frees its buckets.
+    pub fn remove_shuffle(&self, shuffle: ShuffleId) {
+        self.tracker.remove_shuffle(shuffle);
+        self.store.remove_shuffle(shuffle);
+    }
+}

@@ -1,0 +1,1 @@
+//! Runnable Ember programs live in this package's examples; see `examples/README.md`.

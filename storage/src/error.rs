@@ -1,0 +1,206 @@
+//! The storage layer's one error type: what failed, on which URL, and why.
+//!
+//! Every variant that concerns a location carries the URL (in the display
+//! form the user gave or that listing produced), so a message printed far
+//! from the failing call still says where. Causes from `object_store` and
+//! the codec are kept as [`std::error::Error::source`] values and are also
+//! quoted in the message, so printing only `{}` loses nothing.
+
+use std::fmt;
+
+/// `Result` with [`StorageError`] as the default error type.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while touching bytes at rest.
+///
+/// The set of variants is closed for the engine to match on; new variants
+/// may be added (the enum is `#[non_exhaustive]`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// Nothing exists at `url` (no object, no directory, no object under
+    /// the prefix).
+    #[error("nothing found at {url}: check the path or URL (and the current directory for relative paths)")]
+    NotFound {
+        /// The URL that was looked up.
+        url: String,
+    },
+
+    /// An output location already holds data and overwriting was not asked for.
+    #[error("output {url} already exists: delete it, choose another location, or ask for overwrite")]
+    AlreadyExists {
+        /// The output URL.
+        url: String,
+    },
+
+    /// The URL names a scheme this build cannot reach.
+    #[error("unsupported URL scheme {scheme:?} in {url}: supported are bare paths, file:// and memory://")]
+    UnsupportedScheme {
+        /// The URL as given.
+        url: String,
+        /// The scheme part of the URL (before `://`).
+        scheme: String,
+    },
+
+    /// The URL or path cannot be turned into a storage location.
+    #[error("invalid URL or path {url}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The object store failed on `url`.
+    #[error("I/O error on {url}: {source}")]
+    Io {
+        /// The URL being read, written, listed or deleted.
+        url: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+
+    /// Encoding or decoding a value failed.
+    #[error("codec error: {source}")]
+    Codec {
+        /// What the codec reported.
+        #[from]
+        source: CodecError,
+    },
+
+    /// An output job was committed while a partition had no successful attempt.
+    #[error(
+        "cannot commit {url}: partition {partition} has no successfully written attempt; \
+         every partition must call write_part before commit"
+    )]
+    MissingPart {
+        /// The output URL.
+        url: String,
+        /// The partition without a recorded attempt.
+        partition: usize,
+    },
+
+    /// A blocking storage method was called from inside an async runtime,
+    /// where blocking would stall (or deadlock) that runtime's worker.
+    #[error(
+        "blocking storage call on {url} made from inside an async runtime: \
+         call it from a plain thread or inside tokio::task::spawn_blocking"
+    )]
+    CalledFromAsync {
+        /// The URL of the refused call.
+        url: String,
+    },
+
+    /// The storage layer's own I/O runtime could not be started.
+    #[error("cannot start the storage I/O runtime: {source}")]
+    Runtime {
+        /// The operating system's error (usually thread creation).
+        source: std::io::Error,
+    },
+}
+
+impl StorageError {
+    /// The URL this error concerns, if it concerns one. Cost: O(1).
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::NotFound { url }
+            | Self::AlreadyExists { url }
+            | Self::UnsupportedScheme { url, .. }
+            | Self::InvalidUrl { url, .. }
+            | Self::Io { url, .. }
+            | Self::MissingPart { url, .. }
+            | Self::CalledFromAsync { url } => Some(url),
+            Self::Codec { .. } | Self::Runtime { .. } => None,
+        }
+    }
+
+    /// Whether the error means "nothing there": [`StorageError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+
+    /// Maps an `object_store` error on `url`: its `NotFound` becomes
+    /// [`StorageError::NotFound`], its `AlreadyExists` becomes
+    /// [`StorageError::AlreadyExists`], anything else [`StorageError::Io`].
+    pub(crate) fn from_store(url: &str, source: object_store::Error) -> Self {
+        match source {
+            object_store::Error::NotFound { .. } => Self::NotFound { url: url.to_owned() },
+            object_store::Error::AlreadyExists { .. } => Self::AlreadyExists { url: url.to_owned() },
+            source => Self::Io { url: url.to_owned(), source },
+        }
+    }
+
+    /// Wraps an `object_store` error on `url` as [`StorageError::Io`],
+    /// whatever its kind (for steps where "not found" is not the user's doing).
+    pub(crate) fn io(url: &str, source: object_store::Error) -> Self {
+        Self::Io { url: url.to_owned(), source }
+    }
+
+    /// Builds [`StorageError::InvalidUrl`].
+    pub(crate) fn invalid(url: &str, reason: impl fmt::Display) -> Self {
+        Self::InvalidUrl { url: url.to_owned(), reason: reason.to_string() }
+    }
+}
+
+/// Why the codec (see [`crate::codec`]) refused a value or a buffer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The value could not be encoded (for example a serde `Serialize`
+    /// implementation returned an error, or a sequence had no known length).
+    #[error("cannot encode value: {0}")]
+    Encode(#[source] bincode::error::EncodeError),
+
+    /// The bytes are not a valid encoding of the expected type: truncated,
+    /// corrupt, written as another type, or over the decoding size limit.
+    #[error("cannot decode value: {0}")]
+    Decode(#[source] bincode::error::DecodeError),
+
+    /// A buffer held a complete value followed by bytes that belong to none.
+    #[error(
+        "{trailing} trailing bytes after a complete value of {consumed} bytes: \
+         the buffer holds more than one value or the wrong type"
+    )]
+    TrailingBytes {
+        /// Bytes the value used.
+        consumed: usize,
+        /// Bytes left over.
+        trailing: usize,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_message_names_the_url_and_says_what_to_do() {
+        let err = StorageError::from_store(
+            "file:///data/in.txt",
+            object_store::Error::NotFound { path: "data/in.txt".into(), source: "gone".into() },
+        );
+        assert!(err.is_not_found());
+        assert_eq!(err.url(), Some("file:///data/in.txt"));
+        let msg = err.to_string();
+        assert!(msg.contains("file:///data/in.txt"), "{msg}");
+        assert!(msg.contains("check the path"), "{msg}");
+    }
+
+    #[test]
+    fn io_error_keeps_its_source() {
+        let err = StorageError::from_store(
+            "memory://a/b",
+            object_store::Error::Generic { store: "test", source: "disk on fire".into() },
+        );
+        let source = std::error::Error::source(&err).expect("Io carries its source");
+        assert!(source.to_string().contains("disk on fire"));
+        assert!(err.to_string().contains("memory://a/b"));
+    }
+
+    #[test]
+    fn errors_are_send_sync_static() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<StorageError>();
+        check::<CodecError>();
+    }
+}

@@ -1,0 +1,336 @@
+//! `Storage`: the blocking facade over object stores, their registry and the I/O runtime.
+//!
+//! The engine's workers are plain threads, so every method here blocks.
+//! Underneath, requests are async `object_store` calls run on a small
+//! private tokio runtime (2 workers named `ember-io`; local-file reads go
+//! to its blocking pool). A call spawns its request onto that runtime and
+//! waits for it, so it works from any thread, many at a time; called from
+//! inside another async runtime it still works but blocks that runtime's
+//! worker for the duration, so async callers should use `spawn_blocking`.
+//!
+//! There are no process globals: each `Storage` owns its runtime, its
+//! stores, and its in-memory store, so two engines in one process do not
+//! see each other's `memory://` objects.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::runtime::Runtime;
+
+use crate::commit::OutputJob;
+use crate::error::{Result, StorageError};
+use crate::lines::{self, SplitLines};
+use crate::listing::{self, InputFile};
+use crate::split::FileSplit;
+use crate::url::{Location, Scheme, StoreKey};
+
+/// First ranged read past a split's end when its last line runs on (64 KiB);
+/// each further read doubles, up to [`lines::MAX_TAIL_CHUNK`].
+const TAIL_CHUNK: u64 = 64 << 10;
+
+/// Handle to the storage layer: URL resolution, listing, split reading,
+/// whole-object put/get and output jobs.
+///
+/// Cheap to clone (an `Arc`); clones share the runtime and the stores.
+/// `Send + Sync`; every method blocks the calling thread until its I/O is
+/// done and may be called from many threads at once. The runtime stops when
+/// the last clone (and the last [`OutputJob`]) is dropped.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `Some` until drop, where it is shut down without blocking.
+    runtime: Option<Runtime>,
+    /// One store per key, built at construction.
+    stores: HashMap<StoreKey, Arc<dyn ObjectStore>>,
+}
+
+impl Storage {
+    /// Starts the I/O runtime and registers the local-file and in-memory stores.
+    ///
+    /// Cost: starts 2 threads. The in-memory store starts empty and lives as
+    /// long as this `Storage` (all clones).
+    ///
+    /// # Errors
+    /// [`StorageError::Runtime`] if the runtime's threads cannot be started.
+    pub fn new() -> Result<Storage> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ember-io")
+            .enable_all()
+            .build()
+            .map_err(|source| StorageError::Runtime { source })?;
+        let mut stores: HashMap<StoreKey, Arc<dyn ObjectStore>> = HashMap::new();
+        let key = |scheme| StoreKey { scheme, authority: String::new() };
+        stores.insert(key(Scheme::File), Arc::new(LocalFileSystem::new()));
+        stores.insert(key(Scheme::Memory), Arc::new(InMemory::new()));
+        Ok(Storage { inner: Arc::new(Inner { runtime: Some(runtime), stores }) })
+    }
+
+    /// Lists the input files at `url`: a file gives itself; a directory (or
+    /// prefix) gives its visible files one level deep, skipping names that
+    /// start with `_` or `.` and subdirectories, sorted by path.
+    ///
+    /// Cost: one `head` and at most one one-level listing.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if nothing is at `url` (an existing empty
+    /// local directory is `Ok(vec![])`); URL errors as in [`Storage::put`];
+    /// [`StorageError::Io`] if the store fails.
+    pub fn list_inputs(&self, url: &str) -> Result<Vec<InputFile>> {
+        listing::list_inputs(self, url)
+    }
+
+    /// Reads the lines of one split: exactly the lines whose first byte lies
+    /// in `[split.start, split.end)`, without `\n` and a trailing `\r`;
+    /// see [`SplitLines`].
+    ///
+    /// Cost: one ranged read of the split (plus one byte before it) held in
+    /// memory, and, when the last line runs past the split's end, reads of
+    /// 64 KiB and growing until its end. The returned iterator does no I/O.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if the file is gone; [`StorageError::Io`]
+    /// if a read fails.
+    pub fn read_split(&self, split: &FileSplit) -> Result<SplitLines> {
+        self.read_split_with(split, TAIL_CHUNK)
+    }
+
+    /// [`Storage::read_split`] with the first tail read of `tail_chunk` bytes
+    /// (tests use tiny chunks to exercise the growth).
+    pub(crate) fn read_split_with(&self, split: &FileSplit, tail_chunk: u64) -> Result<SplitLines> {
+        let store = self.store(&split.file.location.key);
+        let url = split.file.url.clone();
+        let owned = split.clone();
+        self.run(&split.file.url, async move {
+            lines::fetch(store.as_ref(), &owned, tail_chunk).await.map_err(|e| StorageError::from_store(&url, e))
+        })
+    }
+
+    /// Starts an output job writing `part-NNNNN` files under `url`; see [`OutputJob`].
+    ///
+    /// Cost: one `head` and a listing; with `overwrite`, a recursive delete.
+    ///
+    /// # Errors
+    /// [`StorageError::AlreadyExists`] if anything is at or under `url` and
+    /// `overwrite` is false; URL errors as in [`Storage::put`], and
+    /// [`StorageError::InvalidUrl`] for a store root (`file:///`, `memory://`);
+    /// [`StorageError::Io`] if checking or deleting fails.
+    pub fn create_output(&self, url: &str, overwrite: bool) -> Result<OutputJob> {
+        OutputJob::create(self, url, overwrite)
+    }
+
+    /// Writes `bytes` as the whole object at `url`, replacing any object
+    /// there (local parents are created). Cost: one put; no copy of `bytes`.
+    ///
+    /// # Errors
+    /// [`StorageError::UnsupportedScheme`] / [`StorageError::InvalidUrl`] if
+    /// `url` cannot be resolved; [`StorageError::Io`] if the write fails.
+    pub fn put(&self, url: &str, bytes: Bytes) -> Result<()> {
+        let location = Location::parse(url)?;
+        let store = self.store(&location.key);
+        let owned = url.to_owned();
+        self.run(url, async move {
+            store
+                .put(&location.path, PutPayload::from(bytes))
+                .await
+                .map(|_| ())
+                .map_err(|e| StorageError::io(&owned, e))
+        })
+    }
+
+    /// Reads the whole object at `url`. Cost: one get, the object in memory.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if there is no object at `url` (a
+    /// directory is not an object); URL errors as in [`Storage::put`];
+    /// [`StorageError::Io`] if the read fails.
+    pub fn get(&self, url: &str) -> Result<Bytes> {
+        let location = Location::parse(url)?;
+        let store = self.store(&location.key);
+        let owned = url.to_owned();
+        self.run(url, async move {
+            let read = async { store.get(&location.path).await?.bytes().await };
+            read.await.map_err(|e| StorageError::from_store(&owned, e))
+        })
+    }
+
+    /// The store registered for `key`.
+    pub(crate) fn store(&self, key: &StoreKey) -> Arc<dyn ObjectStore> {
+        // Every `Scheme` is registered in `new` and keys are only built by
+        // `Location::parse`, which yields a registered scheme.
+        Arc::clone(
+            self.inner.stores.get(key).expect("every StoreKey built by Location::parse is registered in Storage::new"),
+        )
+    }
+
+    /// Runs `request` on the I/O runtime and blocks until it finishes.
+    ///
+    /// # Errors
+    /// The request's own error, or [`StorageError::Io`] naming `url` if the
+    /// request panicked (a bug in a store).
+    pub(crate) fn run<T, F>(&self, url: &str, request: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let handle = self.inner.runtime().spawn(request);
+        match futures::executor::block_on(handle) {
+            Ok(result) => result,
+            Err(join) => Err(StorageError::io(url, object_store::Error::from(join))),
+        }
+    }
+
+    /// Deletes every object at or under `location` (best effort for races:
+    /// objects already gone are not an error). For local files the
+    /// directory tree itself is removed too, since object stores have no
+    /// directories to clean up.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] naming `url` if listing or deleting fails;
+    /// [`StorageError::InvalidUrl`] for the root of a store (`file:///`,
+    /// `memory://`), which is never deleted wholesale.
+    pub(crate) fn delete_all(&self, location: &Location, url: &str) -> Result<()> {
+        if location.path.parts_count() == 0 {
+            return Err(StorageError::invalid(
+                url,
+                "refusing to delete the root of a store; name a directory below it",
+            ));
+        }
+        if let Some(local) = location.local_path() {
+            let removed = match std::fs::symlink_metadata(&local) {
+                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&local),
+                Ok(_) => std::fs::remove_file(&local),
+                Err(e) => Err(e),
+            };
+            return match removed {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StorageError::io(
+                    url,
+                    object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) },
+                )),
+                _ => Ok(()),
+            };
+        }
+        let store = self.store(&location.key);
+        let path = location.path.clone();
+        let owned = url.to_owned();
+        self.run(url, async move {
+            let gone_is_ok = |r: object_store::Result<()>| match r {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                other => other,
+            };
+            let io = |e| StorageError::io(&owned, e);
+            gone_is_ok(store.delete(&path).await).map_err(io)?;
+            let under = store.list(Some(&path)).map_ok(|meta| meta.location).boxed();
+            let mut deleted = store.delete_stream(under);
+            while let Some(result) = deleted.next().await {
+                gone_is_ok(result.map(|_| ())).map_err(io)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut schemes: Vec<&str> = self.inner.stores.keys().map(|k| k.scheme.as_str()).collect();
+        schemes.sort_unstable();
+        f.debug_struct("Storage").field("schemes", &schemes).finish()
+    }
+}
+
+impl Inner {
+    fn runtime(&self) -> &Runtime {
+        self.runtime.as_ref().expect("the runtime is only taken in Drop, after the last use")
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // `shutdown_background` never blocks, so dropping the last handle is
+        // safe on any thread, including inside an async context.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_is_send_sync_and_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Storage>();
+    }
+
+    #[test]
+    fn put_get_round_trip_in_memory_and_isolated_per_storage() {
+        let a = Storage::new().unwrap();
+        let b = Storage::new().unwrap();
+        a.put("memory://bkt/k", Bytes::from_static(b"hello")).unwrap();
+        assert_eq!(a.get("memory://bkt/k").unwrap(), Bytes::from_static(b"hello"));
+        assert_eq!(a.clone().get("memory://bkt/k").unwrap().len(), 5);
+        let err = b.get("memory://bkt/k").unwrap_err();
+        assert!(err.is_not_found(), "{err:?}");
+        assert!(err.to_string().contains("memory://bkt/k"));
+    }
+
+    #[test]
+    fn unsupported_scheme_is_refused_before_any_io() {
+        let storage = Storage::new().unwrap();
+        let err = storage.get("gs://bucket/x").unwrap_err();
+        assert!(matches!(err, StorageError::UnsupportedScheme { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn concurrent_calls_from_many_threads() {
+        let storage = Storage::new().unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let storage = storage.clone();
+                s.spawn(move || {
+                    for i in 0..50 {
+                        let url = format!("memory://c/{t}/{i}");
+                        storage.put(&url, Bytes::from(format!("{t}-{i}"))).unwrap();
+                        assert_eq!(storage.get(&url).unwrap(), format!("{t}-{i}").as_bytes());
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn callable_from_inside_another_runtime() {
+        let storage = Storage::new().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            storage.put("memory://r/x", Bytes::from_static(b"1")).unwrap();
+            assert_eq!(storage.get("memory://r/x").unwrap().as_ref(), b"1");
+        });
+        drop(rt);
+        // Dropping the last handle inside an async context must not panic.
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async move { drop(storage) });
+    }
+
+    #[test]
+    fn overwrite_never_deletes_a_store_root() {
+        let storage = Storage::new().unwrap();
+        storage.put("memory://keep/x", Bytes::new()).unwrap();
+        for root in ["memory://", "file:///"] {
+            let err = storage.create_output(root, true).unwrap_err();
+            assert!(matches!(err, StorageError::InvalidUrl { .. }), "{root}: {err:?}");
+        }
+        assert!(storage.get("memory://keep/x").is_ok());
+    }
+}

@@ -1,0 +1,144 @@
+//! Expands an input URL (a file, or a directory/prefix) into sized input files.
+//!
+//! Rules, as Hadoop's `FileInputFormat` applies them: a URL naming an
+//! object gives that object; otherwise the URL is a directory (or prefix)
+//! and gives the objects directly inside it, skipping hidden names (those
+//! starting with `_` or `.`, such as `_SUCCESS` or `.crc` files) and
+//! subdirectories, sorted by path so partition numbers are stable.
+
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStoreExt};
+
+use crate::error::{Result, StorageError};
+use crate::io::Storage;
+use crate::url::{Location, Scheme};
+
+/// One input object: where it is and how many bytes it holds.
+///
+/// Produced by [`Storage::list_inputs`]; the size is the one seen at
+/// listing time, and reads never go past it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    /// Display URL, e.g. `file:///abs/path` or `memory://bucket/key`.
+    /// Passing it back to [`Storage::list_inputs`] finds this file again.
+    pub url: String,
+    /// Size in bytes at listing time.
+    pub size: u64,
+    /// Which store, and where in it.
+    pub(crate) location: Location,
+}
+
+impl InputFile {
+    /// The object path inside its store. Cost: O(1).
+    pub fn path(&self) -> &Path {
+        &self.location.path
+    }
+
+    /// The file name (last path segment), if the path has one. Cost: O(path).
+    pub fn name(&self) -> Option<&str> {
+        self.location.path.filename()
+    }
+
+    fn from_meta(parent: &Location, meta: ObjectMeta) -> Self {
+        let location = Location::new(parent.key.clone(), meta.location);
+        Self { url: location.url(), size: meta.size, location }
+    }
+}
+
+/// What one look-up at a location found.
+enum Found {
+    /// An object at exactly that path.
+    Object(ObjectMeta),
+    /// Objects one level below it; `dirs` says whether subdirectories exist.
+    Children { objects: Vec<ObjectMeta>, dirs: bool },
+}
+
+/// Whether a file name is hidden from input listings (`_x`, `.x`).
+pub(crate) fn is_hidden(name: &str) -> bool {
+    name.starts_with('_') || name.starts_with('.')
+}
+
+/// [`Storage::list_inputs`]: see there for the contract.
+pub(crate) fn list_inputs(storage: &Storage, url: &str) -> Result<Vec<InputFile>> {
+    let location = Location::parse(url)?;
+    let store = storage.store(&location.key);
+    let path = location.path.clone();
+    let owned = url.to_owned();
+    let found = storage.run(url, async move {
+        let io = |e| StorageError::io(&owned, e);
+        match store.head(&path).await {
+            Ok(meta) => return Ok(Found::Object(meta)),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(io(e)),
+        }
+        let listed = store.list_with_delimiter(Some(&path)).await.map_err(io)?;
+        Ok(Found::Children { objects: listed.objects, dirs: !listed.common_prefixes.is_empty() })
+    })?;
+    match found {
+        Found::Object(meta) => Ok(vec![InputFile::from_meta(&location, meta)]),
+        Found::Children { objects, dirs } => {
+            if objects.is_empty() && !dirs && !is_existing_dir(&location) {
+                return Err(StorageError::NotFound { url: url.to_owned() });
+            }
+            let mut files: Vec<InputFile> = objects
+                .into_iter()
+                .filter(|meta| !meta.location.filename().is_some_and(is_hidden))
+                .map(|meta| InputFile::from_meta(&location, meta))
+                .collect();
+            files.sort_by(|a, b| a.location.path.cmp(&b.location.path));
+            Ok(files)
+        }
+    }
+}
+
+/// Whether `location` is an existing directory. Only local files have
+/// directories without objects; for other stores a prefix with nothing
+/// under it does not exist.
+fn is_existing_dir(location: &Location) -> bool {
+    match location.key.scheme {
+        Scheme::File => location.local_path().is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir())),
+        Scheme::Memory => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn hidden_names() {
+        assert!(is_hidden("_SUCCESS"));
+        assert!(is_hidden(".part-00000.crc"));
+        assert!(!is_hidden("part-00000"));
+        assert!(!is_hidden("a_b"));
+    }
+
+    #[test]
+    fn memory_prefix_lists_one_level_sorted_without_hidden() {
+        let storage = Storage::new().unwrap();
+        for key in ["b.txt", "a.txt", "_SUCCESS", ".hidden", "sub/c.txt"] {
+            let url = format!("memory://bkt/dir/{key}");
+            storage.put(&url, Bytes::from(key.to_owned())).unwrap();
+        }
+        let files = storage.list_inputs("memory://bkt/dir").unwrap();
+        let urls: Vec<&str> = files.iter().map(|f| f.url.as_str()).collect();
+        assert_eq!(urls, ["memory://bkt/dir/a.txt", "memory://bkt/dir/b.txt"]);
+        assert_eq!(files[0].size, 5);
+        assert_eq!(files[0].name(), Some("a.txt"));
+        assert_eq!(files[0].path().as_ref(), "bkt/dir/a.txt");
+        // The display URL finds the same file again.
+        assert_eq!(storage.list_inputs(&files[1].url).unwrap(), vec![files[1].clone()]);
+        // A prefix with only subdirectories exists but has no inputs.
+        storage.put("memory://bkt/only/sub/x", Bytes::new()).unwrap();
+        assert!(storage.list_inputs("memory://bkt/only").unwrap().is_empty());
+    }
+
+    #[test]
+    fn memory_nothing_there_is_not_found() {
+        let storage = Storage::new().unwrap();
+        let err = storage.list_inputs("memory://bkt/none").unwrap_err();
+        assert!(err.is_not_found(), "{err:?}");
+        assert!(err.to_string().contains("memory://bkt/none"), "{err}");
+    }
+}

@@ -1,0 +1,169 @@
+//! Output commit on local files: parts, _SUCCESS, no _temporary, abort, overwrite, retries.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ember_storage::{OutputJob, StorageError};
+
+use crate::storage;
+
+/// Every file under `dir`, relative, sorted (directories end with '/').
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+            if path.is_dir() {
+                out.push(format!("{rel}/"));
+                walk(root, &path, out);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn commit_moves_parts_writes_success_and_removes_temporary() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nested/out");
+    let job = storage.create_output(out.to_str().unwrap(), false).unwrap();
+    assert_eq!(job.url(), format!("file://{}", out.display()));
+    for p in 0..3 {
+        job.write_part(p, 0, Bytes::from(format!("row {p}\n"))).unwrap();
+    }
+    // Before commit nothing is visible: only _temporary exists.
+    assert!(tree(&out).iter().all(|f| f.starts_with("_temporary")));
+    assert!(storage.list_inputs(out.to_str().unwrap()).unwrap().is_empty());
+    job.commit(3).unwrap();
+    assert_eq!(tree(&out), ["_SUCCESS", "part-00000", "part-00001", "part-00002"]);
+    assert_eq!(std::fs::read(out.join("_SUCCESS")).unwrap(), b"");
+    assert_eq!(std::fs::read_to_string(out.join("part-00002")).unwrap(), "row 2\n");
+    // Reading the output back skips _SUCCESS.
+    assert_eq!(storage.list_inputs(out.to_str().unwrap()).unwrap().len(), 3);
+}
+
+#[test]
+fn latest_attempt_wins_without_duplicates() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let job = storage.create_output(out.to_str().unwrap(), false).unwrap();
+    job.write_part(0, 0, Bytes::from_static(b"a\n")).unwrap();
+    job.write_part(1, 0, Bytes::from_static(b"b-first\n")).unwrap();
+    job.write_part(1, 2, Bytes::from_static(b"b-retry\n")).unwrap();
+    job.commit(2).unwrap();
+    assert_eq!(tree(&out), ["_SUCCESS", "part-00000", "part-00001"]);
+    let mut rows = Vec::new();
+    for split in ember_storage::plan_splits(&storage.list_inputs(out.to_str().unwrap()).unwrap(), 1) {
+        rows.extend(storage.read_split(&split).unwrap());
+    }
+    assert_eq!(rows, ["a", "b-retry"]);
+}
+
+#[test]
+fn concurrent_tasks_share_the_job_through_an_arc() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let job: Arc<OutputJob> = Arc::new(storage.create_output(out.to_str().unwrap(), false).unwrap());
+    std::thread::scope(|s| {
+        for p in 0..8 {
+            let job = Arc::clone(&job);
+            s.spawn(move || job.write_part(p, 1, Bytes::from(format!("{p}\n"))).unwrap());
+        }
+    });
+    job.commit(8).unwrap();
+    assert_eq!(tree(&out).len(), 9);
+}
+
+#[test]
+fn abort_leaves_nothing_visible() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let job = storage.create_output(out.to_str().unwrap(), false).unwrap();
+    job.write_part(0, 0, Bytes::from_static(b"x\n")).unwrap();
+    job.write_part(1, 0, Bytes::from_static(b"y\n")).unwrap();
+    job.abort();
+    assert!(tree(&out).is_empty(), "{:?}", tree(&out));
+    // A later job may write the same output.
+    let again = storage.create_output(out.to_str().unwrap(), false).unwrap();
+    again.write_part(0, 0, Bytes::from_static(b"z\n")).unwrap();
+    again.commit(1).unwrap();
+    assert_eq!(tree(&out), ["_SUCCESS", "part-00000"]);
+}
+
+#[test]
+fn missing_partition_names_it_and_commits_nothing() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let job = storage.create_output(out.to_str().unwrap(), false).unwrap();
+    job.write_part(0, 0, Bytes::from_static(b"x\n")).unwrap();
+    job.write_part(2, 0, Bytes::from_static(b"y\n")).unwrap();
+    let err = job.commit(3).unwrap_err();
+    assert!(matches!(err, StorageError::MissingPart { partition: 1, .. }), "{err:?}");
+    assert!(!out.join("_SUCCESS").exists());
+    assert!(!out.join("part-00000").exists());
+}
+
+#[test]
+fn existing_output_is_refused_unless_overwrite() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let url = out.to_str().unwrap();
+    let job = storage.create_output(url, false).unwrap();
+    job.write_part(0, 0, Bytes::from_static(b"old\n")).unwrap();
+    job.write_part(1, 0, Bytes::from_static(b"old\n")).unwrap();
+    job.commit(2).unwrap();
+
+    let err = storage.create_output(url, false).unwrap_err();
+    assert!(matches!(&err, StorageError::AlreadyExists { url: u } if u == url), "{err:?}");
+    assert!(err.to_string().contains(url), "{err}");
+    assert_eq!(tree(&out).len(), 3, "a refused create changes nothing");
+
+    let job = storage.create_output(url, true).unwrap();
+    assert!(tree(&out).is_empty(), "overwrite deletes the old output first");
+    job.write_part(0, 0, Bytes::from_static(b"new\n")).unwrap();
+    job.commit(1).unwrap();
+    assert_eq!(tree(&out), ["_SUCCESS", "part-00000"]);
+    assert_eq!(std::fs::read_to_string(out.join("part-00000")).unwrap(), "new\n");
+}
+
+#[test]
+fn a_plain_file_at_the_output_url_counts_as_existing() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::write(&out, "not a directory").unwrap();
+    let url = out.to_str().unwrap();
+    assert!(matches!(storage.create_output(url, false), Err(StorageError::AlreadyExists { .. })));
+    let job = storage.create_output(url, true).unwrap();
+    job.write_part(0, 0, Bytes::from_static(b"ok\n")).unwrap();
+    job.commit(1).unwrap();
+    assert!(out.join("part-00000").is_file());
+}
+
+#[test]
+fn memory_output_overwrite_and_abort() {
+    let storage = storage();
+    let job = storage.create_output("memory://b/out", false).unwrap();
+    job.write_part(0, 0, Bytes::from_static(b"1\n")).unwrap();
+    job.commit(1).unwrap();
+    assert!(matches!(storage.create_output("memory://b/out", false), Err(StorageError::AlreadyExists { .. })));
+    let job = storage.create_output("memory://b/out", true).unwrap();
+    assert!(storage.list_inputs("memory://b/out").unwrap_err().is_not_found());
+    job.write_part(0, 0, Bytes::from_static(b"2\n")).unwrap();
+    job.abort();
+    assert!(storage.list_inputs("memory://b/out").unwrap_err().is_not_found());
+}

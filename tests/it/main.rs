@@ -1,0 +1,1 @@
+//! Ember behaviour tests through the public API (filled in below).

@@ -1,0 +1,1 @@
+//! Ember's behaviour tests live in `tests/it/`; this library is empty.
