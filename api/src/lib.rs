@@ -41,6 +41,7 @@
 //!   `toDebugString`.
 
 pub mod actions;
+mod combine;
 pub mod context;
 pub mod corpus;
 pub mod data;

@@ -10,7 +10,6 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use ember_engine::{PartitionerKind, TaskFailure};
-use hashbrown::hash_map::Entry;
 use rand::{RngExt, SeedableRng};
 
 use crate::data::Data;
@@ -23,10 +22,8 @@ use crate::rdd::{PartitionIter, Rdd, iterator};
 type CreateFn<V, C> = Arc<dyn Fn(V) -> C + Send + Sync>;
 type MergeFn<C, V> = Arc<dyn Fn(C, V) -> C + Send + Sync>;
 
-/// Aggregates a stream of pairs by key in a hash map: the first value of a key goes through
-/// `create`, later ones through `merge`, in stream order. Used on both sides of a shuffle.
 fn combine_values<K, V, C>(
-    records: impl Iterator<Item = (K, V)>,
+    records: PartitionIter<(K, V)>,
     create: &CreateFn<V, C>,
     merge: &MergeFn<C, V>,
 ) -> PartitionIter<(K, C)>
@@ -34,18 +31,7 @@ where
     K: Data + Hash + Eq,
     C: Data,
 {
-    let mut combined: hashbrown::HashMap<K, C> = hashbrown::HashMap::new();
-    for (k, v) in records {
-        match combined.entry(k) {
-            Entry::Occupied(entry) => {
-                entry.replace_entry_with(|_, c| Some(merge(c, v)));
-            }
-            Entry::Vacant(entry) => {
-                entry.insert(create(v));
-            }
-        }
-    }
-    Box::new(combined.into_iter())
+    crate::combine::combine_by_key(records, create.as_ref(), merge.as_ref())
 }
 
 impl<K: Data, V: Data> Rdd<(K, V)> {
