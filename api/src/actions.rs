@@ -193,8 +193,8 @@ impl<T: Data> Rdd<T> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let words = ctx.parallelize(vec![("a", 5), ("b", 9), ("c", 1)], 2);
-    /// assert_eq!(words.top_by(2, |(_, n)| *n)?, vec![("b", 9), ("a", 5)]);
+    /// let words = ctx.parallelize(vec![('a', 5), ('b', 9), ('c', 1)], 2);
+    /// assert_eq!(words.top_by(2, |(_, n)| *n)?, vec![('b', 9), ('a', 5)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn top_by<K, F>(&self, n: usize, key: F) -> Result<Vec<T>>

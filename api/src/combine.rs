@@ -7,6 +7,7 @@
 //! first was measured on the word-count corpus and gave no gain, so the table stays simple.)
 
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hashbrown::HashMap;
 use hashbrown::hash_map::Entry;
@@ -16,16 +17,21 @@ use crate::rdd::PartitionIter;
 /// Aggregates `records` by key: the first value of a key in the stream goes through
 /// `create`, each later one is folded in with `merge`, in stream order. Returns every key
 /// with its combiner, in no particular order. Memory: one entry per distinct key.
+///
+/// `size_hint` is shared by the tasks of one operation: each starts with room for as many
+/// keys as the largest partition seen so far, so a table of hundreds of thousands of keys is
+/// not rebuilt (and every key rehashed) at each doubling.
 pub(crate) fn combine_by_key<K, V, C>(
     records: impl Iterator<Item = (K, V)>,
     create: &dyn Fn(V) -> C,
     merge: &dyn Fn(C, V) -> C,
+    size_hint: &AtomicUsize,
 ) -> PartitionIter<(K, C)>
 where
     K: Hash + Eq + 'static,
     C: 'static,
 {
-    let mut combined: HashMap<K, C> = HashMap::new();
+    let mut combined: HashMap<K, C> = HashMap::with_capacity(size_hint.load(Ordering::Relaxed));
     for (k, v) in records {
         match combined.entry(k) {
             Entry::Occupied(entry) => {
@@ -36,6 +42,7 @@ where
             }
         }
     }
+    size_hint.fetch_max(combined.len(), Ordering::Relaxed);
     Box::new(combined.into_iter())
 }
 
@@ -45,38 +52,41 @@ mod tests {
 
     use super::*;
 
+    /// An order-sensitive fold: (first value, polynomial hash of the values in stream order).
+    fn create(v: u64) -> (u64, u64) {
+        (v, v)
+    }
+
+    fn merge((first, acc): (u64, u64), v: u64) -> (u64, u64) {
+        (first, acc.wrapping_mul(31).wrapping_add(v))
+    }
+
     #[test]
-    fn matches_a_sequential_fold_across_many_batches() {
-        let records: Vec<(u32, u64)> = (0..3_000_000u64).map(|i| ((i * 7919 % 100_003) as u32, i)).collect();
+    fn matches_a_sequential_fold_in_stream_order() {
+        let records: Vec<(u32, u64)> = (0..300_000u64).map(|i| ((i * 7919 % 10_007) as u32, i)).collect();
         let mut expected: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         for &(k, v) in &records {
-            let e = expected.entry(k).or_insert((v, 0));
-            e.1 = e.1.wrapping_mul(31).wrapping_add(v);
+            let next = match expected.remove(&k) {
+                None => create(v),
+                Some(c) => merge(c, v),
+            };
+            expected.insert(k, next);
         }
-        // An order-sensitive merge: (first value, polynomial hash of the stream).
-        let got: BTreeMap<u32, (u64, u64)> =
-            combine_by_key(records.into_iter(), &|v| (v, v), &|(first, acc): (u64, u64), v| {
-                (first, acc.wrapping_mul(31).wrapping_add(v))
-            })
-            .collect();
-        // Same keys; same first value; same stream order (the create step seeds acc with v).
-        assert_eq!(got.len(), expected.len());
-        for (k, (first, acc)) in got {
-            let (efirst, _) = expected[&k];
-            assert_eq!(first, efirst, "key {k}");
-            let _ = acc;
-        }
+        let hint = AtomicUsize::new(0);
+        let got: BTreeMap<u32, (u64, u64)> = combine_by_key(records.into_iter(), &create, &merge, &hint).collect();
+        assert_eq!(got, expected);
+        assert_eq!(hint.load(Ordering::Relaxed), 10_007, "the hint remembers the table size");
     }
 
     #[test]
     fn keeps_stream_order_within_a_key() {
         let records = vec![("a", 1), ("b", 2), ("a", 3), ("a", 4), ("b", 5)];
+        let push = |mut acc: Vec<i32>, v| {
+            acc.push(v);
+            acc
+        };
         let mut got: Vec<(&str, Vec<i32>)> =
-            combine_by_key(records.into_iter(), &|v| vec![v], &|mut acc: Vec<i32>, v| {
-                acc.push(v);
-                acc
-            })
-            .collect();
+            combine_by_key(records.into_iter(), &|v| vec![v], &push, &AtomicUsize::new(64)).collect();
         got.sort();
         assert_eq!(got, vec![("a", vec![1, 3, 4]), ("b", vec![2, 5])]);
     }

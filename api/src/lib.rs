@@ -54,8 +54,14 @@ pub mod rdd;
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use error::{Error, Result};
+pub use pair::CoGrouped;
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Compute, PartitionIter, Rdd};
+
+/// The README's examples, compiled and run as doc-tests so they cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Engine types that appear in the API: job metrics, and what a custom [`Compute`] node needs.
 pub mod engine {

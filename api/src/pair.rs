@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::panic::Location;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use ember_engine::{PartitionerKind, TaskFailure};
 use rand::{RngExt, SeedableRng};
@@ -19,19 +20,24 @@ use crate::rdd::cogroup::{CoGroupedNode, Side};
 use crate::rdd::shuffled::{MapSource, ShuffleWriter, ShuffledNode};
 use crate::rdd::{PartitionIter, Rdd, iterator};
 
+/// What `cogroup` yields: each key with its values from the first and from the second input.
+pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
+
 type CreateFn<V, C> = Arc<dyn Fn(V) -> C + Send + Sync>;
 type MergeFn<C, V> = Arc<dyn Fn(C, V) -> C + Send + Sync>;
 
+/// [`crate::combine::combine_by_key`] over the boxed closures the pair operations hold.
 fn combine_values<K, V, C>(
     records: PartitionIter<(K, V)>,
     create: &CreateFn<V, C>,
     merge: &MergeFn<C, V>,
+    size_hint: &AtomicUsize,
 ) -> PartitionIter<(K, C)>
 where
     K: Data + Hash + Eq,
     C: Data,
 {
-    crate::combine::combine_by_key(records, create.as_ref(), merge.as_ref())
+    crate::combine::combine_by_key(records, create.as_ref(), merge.as_ref(), size_hint)
 }
 
 impl<K: Data, V: Data> Rdd<(K, V)> {
@@ -41,8 +47,8 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let doubled = ctx.parallelize(vec![("a", 1), ("b", 2)], 2).map_values(|v| v * 2);
-    /// assert_eq!(doubled.collect()?, vec![("a", 2), ("b", 4)]);
+    /// let doubled = ctx.parallelize(vec![('a', 1), ('b', 2)], 2).map_values(|v| v * 2);
+    /// assert_eq!(doubled.collect()?, vec![('a', 2), ('b', 4)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -64,8 +70,8 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let spread = ctx.parallelize(vec![("a", 2)], 1).flat_map_values(|n| 0..n);
-    /// assert_eq!(spread.collect()?, vec![("a", 0), ("a", 1)]);
+    /// let spread = ctx.parallelize(vec![('a', 2)], 1).flat_map_values(|n| 0..n);
+    /// assert_eq!(spread.collect()?, vec![('a', 0), ('a', 1)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -140,14 +146,14 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let scores = ctx.parallelize(vec![("a", 3.0), ("b", 1.0), ("a", 5.0)], 2);
+    /// let scores = ctx.parallelize(vec![('a', 3.0), ('b', 1.0), ('a', 5.0)], 2);
     /// // (sum, count) per key, then the mean.
     /// let mut means = scores
     ///     .combine_by_key(|v| (v, 1), |(s, n), v| (s + v, n + 1), |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2))
     ///     .map_values(|(s, n)| s / n as f64)
     ///     .collect()?;
-    /// means.sort_by(|a, b| a.0.cmp(b.0));
-    /// assert_eq!(means, vec![("a", 4.0), ("b", 1.0)]);
+    /// means.sort_by(|a, b| a.0.cmp(&b.0));
+    /// assert_eq!(means, vec![('a', 4.0), ('b', 1.0)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -202,10 +208,13 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         merge_value: MergeFn<C, V>,
         merge_combiners: MergeFn<C, C>,
     ) -> Rdd<(K, C)> {
+        // One size hint per side of the operation, shared by its tasks.
+        let (map_hint, reduce_hint) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         if self.node().partitioner() == Some(&partitioner.describe()) {
             // Every key already lives in exactly one partition: combine in place.
-            return self
-                .narrow(op_name, call_site, true, move |_, iter, _| combine_values(iter, &create, &merge_value));
+            return self.narrow(op_name, call_site, true, move |_, iter, _| {
+                combine_values(iter, &create, &merge_value, &map_hint)
+            });
         }
         let ctx = self.context().clone();
         let parent = Arc::clone(self.node());
@@ -215,19 +224,22 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         if map_side_combine {
             let source: Box<MapSource<K, C>> = Box::new(move |p, tc| {
                 let records = iterator(parent.as_ref(), p, tc)?;
-                Ok(combine_values(records, &create, &merge_value))
+                Ok(combine_values(records, &create, &merge_value, &map_hint))
             });
             let writer = Arc::new(ShuffleWriter::new(source, partitioner));
             let shuffle = ctx.engine().new_shuffle(lineage_parent, desc, writer);
             let identity: CreateFn<C, C> = Arc::new(|c| c);
-            let reduce =
-                Box::new(move |records: PartitionIter<(K, C)>| combine_values(records, &identity, &merge_combiners));
+            let reduce = Box::new(move |records: PartitionIter<(K, C)>| {
+                combine_values(records, &identity, &merge_combiners, &reduce_hint)
+            });
             Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), ctx)
         } else {
             let source: Box<MapSource<K, V>> = Box::new(move |p, tc| iterator(parent.as_ref(), p, tc));
             let writer = Arc::new(ShuffleWriter::new(source, partitioner));
             let shuffle = ctx.engine().new_shuffle(lineage_parent, desc, writer);
-            let reduce = Box::new(move |records: PartitionIter<(K, V)>| combine_values(records, &create, &merge_value));
+            let reduce = Box::new(move |records: PartitionIter<(K, V)>| {
+                combine_values(records, &create, &merge_value, &reduce_hint)
+            });
             Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), ctx)
         }
     }
@@ -239,9 +251,10 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let mut counts = ctx.parallelize(vec![("a", 1), ("b", 1), ("a", 1)], 2).reduce_by_key(|x, y| x + y).collect()?;
+    /// let words = vec!["a".to_string(), "b".to_string(), "a".to_string()];
+    /// let mut counts = ctx.parallelize(words, 2).map(|w| (w, 1)).reduce_by_key(|x, y| x + y).collect()?;
     /// counts.sort();
-    /// assert_eq!(counts, vec![("a", 2), ("b", 1)]);
+    /// assert_eq!(counts, vec![("a".to_string(), 2), ("b".to_string(), 1)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -283,8 +296,8 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let sums = ctx.parallelize(vec![("a", 1), ("a", 2)], 1).fold_by_key(0, |x, y| x + y).collect()?;
-    /// assert_eq!(sums, vec![("a", 3)]);
+    /// let sums = ctx.parallelize(vec![('a', 1), ('a', 2)], 1).fold_by_key(0, |x, y| x + y).collect()?;
+    /// assert_eq!(sums, vec![('a', 3)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -330,10 +343,10 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let lens = ctx.parallelize(vec![("a", "xy"), ("a", "z")], 2)
+    /// let lens = ctx.parallelize(vec![('a', "xy".to_string()), ('a', "z".to_string())], 2)
     ///     .aggregate_by_key(0usize, |n, s| n + s.len(), |a, b| a + b)
     ///     .collect()?;
-    /// assert_eq!(lens, vec![("a", 3)]);
+    /// assert_eq!(lens, vec![('a', 3)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -419,8 +432,8 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let counts = ctx.parallelize(vec![("a", 1), ("b", 2), ("a", 3)], 2).count_by_key()?;
-    /// assert_eq!((counts["a"], counts["b"]), (2, 1));
+    /// let counts = ctx.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2).count_by_key()?;
+    /// assert_eq!((counts[&'a'], counts[&'b']), (2, 1));
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -451,18 +464,14 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
-    pub fn cogroup<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Vec<V>, Vec<W>))> {
+    pub fn cogroup<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<CoGrouped<K, V, W>> {
         let partitioner = self.pair_partitioner(other, None);
         self.cogroup_impl(other, partitioner, "cogroup", Location::caller())
     }
 
     /// [`Rdd::cogroup`] into `partitions` partitions.
     #[track_caller]
-    pub fn cogroup_with_partitions<W: Data>(
-        &self,
-        other: &Rdd<(K, W)>,
-        partitions: usize,
-    ) -> Rdd<(K, (Vec<V>, Vec<W>))> {
+    pub fn cogroup_with_partitions<W: Data>(&self, other: &Rdd<(K, W)>, partitions: usize) -> Rdd<CoGrouped<K, V, W>> {
         let partitioner = self.pair_partitioner(other, Some(partitions));
         self.cogroup_impl(other, partitioner, "cogroup", Location::caller())
     }
@@ -493,7 +502,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         partitioner: Arc<dyn Partitioner<K>>,
         op_name: &'static str,
         call_site: &'static Location<'static>,
-    ) -> Rdd<(K, (Vec<V>, Vec<W>))> {
+    ) -> Rdd<CoGrouped<K, V, W>> {
         let desc = partitioner.describe();
         let left = side(self, &partitioner);
         let right = side(other, &partitioner);
@@ -508,11 +517,11 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let ages = ctx.parallelize(vec![("ann", 31), ("bob", 42)], 2);
-    /// let towns = ctx.parallelize(vec![("ann", "Oslo"), ("ann", "Rome"), ("cy", "Lima")], 2);
+    /// let ages = ctx.parallelize(vec![(1, 31), (2, 42)], 2); // (person id, age)
+    /// let towns = ctx.parallelize(vec![(1, 'O'), (1, 'R'), (3, 'L')], 2); // (person id, town)
     /// let mut joined = ages.join(&towns).collect()?;
     /// joined.sort();
-    /// assert_eq!(joined, vec![("ann", (31, "Oslo")), ("ann", (31, "Rome"))]);
+    /// assert_eq!(joined, vec![(1, (31, 'O')), (1, (31, 'R'))]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]

@@ -1,1 +1,32 @@
-//! Ember behaviour tests through the public API (filled in below).
+//! Ember's behaviour tests through the public `ember` API: one integration binary, one module
+//! per concern, every result checked against a sequential computation on plain collections.
+
+mod failures;
+mod operators;
+mod planner;
+mod properties;
+mod send_sync;
+
+/// What a test returns: any error fails it with its message.
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Partition counts the operators are checked at: a single partition, fewer partitions than
+/// threads, and more partitions than some inputs have elements (so some are empty).
+const PARTITIONS: [usize; 4] = [1, 2, 3, 7];
+
+/// Spark's slicing of `data` into `slices` partitions, computed independently of Ember:
+/// slice `i` is `data[i·len/slices .. (i+1)·len/slices]`.
+fn slices<T: Clone>(data: &[T], slices: usize) -> Vec<Vec<T>> {
+    let len = data.len();
+    (0..slices).map(|i| data[i * len / slices..(i + 1) * len / slices].to_vec()).collect()
+}
+
+/// A fixed, unordered sample of integers with repeats and negatives.
+fn numbers(len: i64) -> Vec<i64> {
+    (0..len).map(|i| (i * 37 + 11) % 23 - 9).collect()
+}
+
+/// A fixed sample of `(key, value)` pairs: 9 keys of uneven frequency, values with repeats.
+fn pairs(len: i64) -> Vec<(String, i64)> {
+    (0..len).map(|i| (format!("k{}", (i * i + 3 * i) % 9), (i * 13) % 17 - 5)).collect()
+}

@@ -9,6 +9,7 @@ use ember_engine::{TaskContext, TaskFailure};
 use super::shuffled::read_shuffle;
 use super::{Compute, PartitionIter, iterator};
 use crate::data::Data;
+use crate::pair::CoGrouped;
 
 /// How one input reaches the co-grouped partition: through a shuffle, or directly when it is
 /// already partitioned like the output (no shuffle needed).
@@ -70,12 +71,8 @@ impl<K: Data, V: Data, W: Data> LineageNode for CoGroupedNode<K, V, W> {
     }
 }
 
-impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<(K, (Vec<V>, Vec<W>))> for CoGroupedNode<K, V, W> {
-    fn compute(
-        &self,
-        partition: usize,
-        ctx: &TaskContext,
-    ) -> Result<PartitionIter<(K, (Vec<V>, Vec<W>))>, TaskFailure> {
+impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<CoGrouped<K, V, W>> for CoGroupedNode<K, V, W> {
+    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<CoGrouped<K, V, W>>, TaskFailure> {
         let mut groups: hashbrown::HashMap<K, (Vec<V>, Vec<W>)> = hashbrown::HashMap::new();
         for (k, v) in self.left.records(partition, ctx)? {
             groups.entry(k).or_default().0.push(v);

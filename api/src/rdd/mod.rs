@@ -106,7 +106,7 @@ impl<T: Data> Rdd<T> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let counts = ctx.parallelize(vec!["a", "b", "a"], 2).map(|w| (w, 1)).reduce_by_key(|a, b| a + b);
+    /// let counts = ctx.parallelize(vec!['a', 'b', 'a'], 2).map(|w| (w, 1)).reduce_by_key(|a, b| a + b);
     /// let text = counts.lineage();
     /// assert!(text.starts_with("(2) reduce_by_key"));
     /// assert!(text.contains(" +-(2) map"));
@@ -253,8 +253,8 @@ impl<T: Data> Rdd<T> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let keyed = ctx.parallelize(vec!["apple", "kiwi"], 2).key_by(|s| s.len());
-    /// assert_eq!(keyed.collect()?, vec![(5, "apple"), (4, "kiwi")]);
+    /// let keyed = ctx.parallelize(vec!["apple".to_string(), "kiwi".to_string()], 2).key_by(|s| s.len());
+    /// assert_eq!(keyed.collect()?, vec![(5, "apple".to_string()), (4, "kiwi".to_string())]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
@@ -356,8 +356,9 @@ impl<T: Data> Rdd<T> {
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let sorted = ctx.parallelize(vec!["ccc", "a", "bb"], 2).sort_by(|s| s.len(), true);
-    /// assert_eq!(sorted.collect()?, vec!["a", "bb", "ccc"]);
+    /// let words: Vec<String> = ["ccc", "a", "bb"].map(String::from).to_vec();
+    /// let sorted = ctx.parallelize(words, 2).sort_by(|s| s.len(), true);
+    /// assert_eq!(sorted.collect()?, ["a", "bb", "ccc"]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]

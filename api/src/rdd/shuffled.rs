@@ -1,6 +1,5 @@
 //! The two sides of a shuffle in typed form: the map-side writer and the reduce-side node.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -74,13 +73,12 @@ pub(crate) struct ShuffledNode<K, W, O> {
     deps: [Dependency; 1],
     partitioner: PartitionerDesc,
     reduce: Box<ReduceFn<K, W, O>>,
-    _types: PhantomData<fn() -> (K, W, O)>,
 }
 
 impl<K: Data, W: Data, O> ShuffledNode<K, W, O> {
     pub(crate) fn new(meta: NodeMeta, shuffle: Arc<ShuffleDependency>, reduce: Box<ReduceFn<K, W, O>>) -> Self {
         let partitioner = shuffle.partitioner.clone();
-        ShuffledNode { meta, deps: [Dependency::Shuffle(shuffle)], partitioner, reduce, _types: PhantomData }
+        ShuffledNode { meta, deps: [Dependency::Shuffle(shuffle)], partitioner, reduce }
     }
 
     fn shuffle(&self) -> &ShuffleDependency {

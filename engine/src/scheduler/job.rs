@@ -301,12 +301,12 @@ impl JobRun {
         }
     }
 
-    /// A map stage is available when every one of its map outputs is registered.
+    /// A map stage is available when its shuffle is registered with every map output. (A
+    /// shuffle with no map tasks still runs its empty stage once, which registers it.)
     fn is_available(&self, stage: StageId) -> bool {
         match &self.graph.stage(stage).kind {
             StageKind::ShuffleMap(dep) => {
-                !self.running.contains(&stage)
-                    && self.shuffles.tracker.missing_maps(dep.shuffle_id, dep.num_maps()).is_empty()
+                !self.running.contains(&stage) && self.shuffles.tracker.is_complete(dep.shuffle_id)
             }
             StageKind::Result => false,
         }

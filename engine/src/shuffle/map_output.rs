@@ -53,6 +53,13 @@ impl MapOutputTracker {
         }
     }
 
+    /// Whether `shuffle` is registered and every one of its map tasks has an output. A shuffle
+    /// never registered is not complete, even one with no map tasks: reducers could not fetch
+    /// from it.
+    pub fn is_complete(&self, shuffle: ShuffleId) -> bool {
+        self.lock().get(&shuffle).is_some_and(|maps| maps.iter().all(Option::is_some))
+    }
+
     /// The status of every map task, or `None` for the first missing one (its index in `Err`).
     pub fn statuses(&self, shuffle: ShuffleId) -> Result<Vec<MapStatus>, usize> {
         let shuffles = self.lock();
