@@ -305,7 +305,9 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     where
         F: Fn(V, V) -> V + Send + Sync + 'static,
     {
-        self.aggregate_by_key_impl(zero, f, None, "fold_by_key", Location::caller())
+        let f: MergeFn<V, V> = Arc::new(f);
+        let partitioner = self.default_partitioner(None);
+        self.aggregate_by_key_with("fold_by_key", zero, Arc::clone(&f), f, partitioner, Location::caller())
     }
 
     /// [`Rdd::fold_by_key`] into `partitions` partitions.
@@ -314,25 +316,9 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     where
         F: Fn(V, V) -> V + Send + Sync + 'static,
     {
-        self.aggregate_by_key_impl(zero, f, Some(partitions), "fold_by_key", Location::caller())
-    }
-
-    fn aggregate_by_key_impl<F>(
-        &self,
-        zero: V,
-        f: F,
-        partitions: Option<usize>,
-        op: &'static str,
-        call_site: &'static Location<'static>,
-    ) -> Rdd<(K, V)>
-    where
-        F: Fn(V, V) -> V + Send + Sync + 'static,
-    {
         let f: MergeFn<V, V> = Arc::new(f);
-        let seq = Arc::clone(&f);
-        let create: CreateFn<V, V> = Arc::new(move |v| seq(zero.clone(), v));
-        let partitioner = self.default_partitioner(partitions);
-        self.combine_by_key_impl(op, call_site, partitioner, true, create, Arc::clone(&f), f)
+        let partitioner = self.default_partitioner(Some(partitions));
+        self.aggregate_by_key_with("fold_by_key", zero, Arc::clone(&f), f, partitioner, Location::caller())
     }
 
     /// Aggregates the values of each key into a `U`: per key and input partition, start from
@@ -356,11 +342,51 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         seq: impl Fn(U, V) -> U + Send + Sync + 'static,
         comb: impl Fn(U, U) -> U + Send + Sync + 'static,
     ) -> Rdd<(K, U)> {
-        let seq: MergeFn<U, V> = Arc::new(seq);
+        let partitioner = self.default_partitioner(None);
+        self.aggregate_by_key_with(
+            "aggregate_by_key",
+            zero,
+            Arc::new(seq),
+            Arc::new(comb),
+            partitioner,
+            Location::caller(),
+        )
+    }
+
+    /// [`Rdd::aggregate_by_key`] into `partitions` partitions.
+    #[track_caller]
+    pub fn aggregate_by_key_with_partitions<U: Data>(
+        &self,
+        zero: U,
+        seq: impl Fn(U, V) -> U + Send + Sync + 'static,
+        comb: impl Fn(U, U) -> U + Send + Sync + 'static,
+        partitions: usize,
+    ) -> Rdd<(K, U)> {
+        let partitioner = self.default_partitioner(Some(partitions));
+        self.aggregate_by_key_with(
+            "aggregate_by_key",
+            zero,
+            Arc::new(seq),
+            Arc::new(comb),
+            partitioner,
+            Location::caller(),
+        )
+    }
+
+    /// Per key and input partition: `zero`, then `seq` over the values; then `comb` across
+    /// partitions. The one implementation of `fold_by_key` and `aggregate_by_key`.
+    fn aggregate_by_key_with<U: Data>(
+        &self,
+        op_name: &'static str,
+        zero: U,
+        seq: MergeFn<U, V>,
+        comb: MergeFn<U, U>,
+        partitioner: Arc<dyn Partitioner<K>>,
+        call_site: &'static Location<'static>,
+    ) -> Rdd<(K, U)> {
         let first = Arc::clone(&seq);
         let create: CreateFn<V, U> = Arc::new(move |v| first(zero.clone(), v));
-        let partitioner = self.default_partitioner(None);
-        self.combine_by_key_impl("aggregate_by_key", Location::caller(), partitioner, true, create, seq, Arc::new(comb))
+        self.combine_by_key_impl(op_name, call_site, partitioner, true, create, seq, comb)
     }
 
     /// Groups the values of each key into a `Vec` (in no particular order). Shuffles every

@@ -247,3 +247,22 @@ fn good_master_strings_set_the_thread_count() -> TestResult {
     assert_eq!(Context::builder().master("local[*]").build()?.parallelism(), cores);
     Ok(())
 }
+
+/// A narrow chain thousands of operations long computes on the workers (each operation is one
+/// nested iterator, so this needs the workers' large stacks). Built and dropped on a thread
+/// with a large stack too: dropping the chain recurses through its nodes.
+#[test]
+fn a_deep_narrow_chain_computes() {
+    let handle = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let ctx = Context::local(2).unwrap();
+            let mut rdd = ctx.parallelize((0..100i64).collect(), 2);
+            for _ in 0..10_000 {
+                rdd = rdd.map(|x| x + 1);
+            }
+            rdd.collect().unwrap()
+        })
+        .unwrap();
+    assert_eq!(handle.join().unwrap(), (10_000..10_100i64).collect::<Vec<_>>());
+}

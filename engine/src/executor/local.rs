@@ -12,8 +12,15 @@ use crate::task::TaskDescriptor;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Stack size of a worker thread: room for narrow chains thousands of operations long.
+pub(crate) const WORKER_STACK_BYTES: usize = 64 << 20;
+
 /// N worker threads (`ember-worker-K`) taking attempts first come, first served. The threads
 /// exit when the backend is dropped and their queue drains.
+///
+/// A task pulls its partition through one nested iterator per narrow operation, so a long
+/// narrow chain is a deep call stack: workers get 64 MiB of stack (reserved
+/// address space; only the pages used are committed).
 pub struct LocalBackend {
     queue: Option<Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
@@ -30,11 +37,13 @@ impl LocalBackend {
         let threads = (0..threads.max(1))
             .map(|k| {
                 let jobs: Receiver<Job> = jobs.clone();
-                std::thread::Builder::new().name(format!("ember-worker-{k}")).spawn(move || {
-                    for job in jobs {
-                        job();
-                    }
-                })
+                std::thread::Builder::new().name(format!("ember-worker-{k}")).stack_size(WORKER_STACK_BYTES).spawn(
+                    move || {
+                        for job in jobs {
+                            job();
+                        }
+                    },
+                )
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(LocalBackend { queue: Some(queue), threads, shuffles })

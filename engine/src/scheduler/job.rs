@@ -42,6 +42,8 @@ pub struct JobRun {
     failures: HashMap<(StageId, usize), u32>,
     fetch_failures: HashMap<StageId, u32>,
     stage_metrics: Vec<StageMetrics>,
+    /// One `stage` span per running stage, closed (with its totals) when the stage finishes.
+    stage_spans: HashMap<StageId, tracing::Span>,
     finished: bool,
 }
 
@@ -93,6 +95,7 @@ impl JobRun {
             failures: HashMap::new(),
             fetch_failures: HashMap::new(),
             stage_metrics,
+            stage_spans: HashMap::new(),
             finished: false,
         }
     }
@@ -250,7 +253,19 @@ impl JobRun {
                 self.result_slots.iter().filter(|&(_, &slot)| self.results[slot].is_none()).map(|(&p, _)| p).collect()
             }
         };
-        tracing::info!(stage = stage.0, name = %self.graph.stage(stage).name(), tasks = partitions.len(), "stage submitted");
+        let span = tracing::info_span!(
+            "stage",
+            job = self.job.0,
+            stage = stage.0,
+            name = %self.graph.stage(stage).name(),
+            tasks = partitions.len(),
+            records_read = tracing::field::Empty,
+            records_written = tracing::field::Empty,
+            shuffle_bytes_written = tracing::field::Empty,
+            shuffle_bytes_read = tracing::field::Empty,
+        );
+        span.in_scope(|| tracing::info!("stage submitted"));
+        self.stage_spans.insert(stage, span);
         self.running.insert(stage);
         self.stage_metrics[stage.0 as usize].skipped = false;
         for &p in &partitions {
@@ -288,7 +303,14 @@ impl JobRun {
             }
         }
         self.running.remove(&stage);
-        tracing::info!(stage = stage.0, "stage finished");
+        if let Some(span) = self.stage_spans.remove(&stage) {
+            let totals = &self.stage_metrics[stage.0 as usize].totals;
+            span.record("records_read", totals.records_read);
+            span.record("records_written", totals.records_written);
+            span.record("shuffle_bytes_written", totals.shuffle_bytes_written);
+            span.record("shuffle_bytes_read", totals.shuffle_bytes_read);
+            span.in_scope(|| tracing::info!(task_millis = totals.duration.as_millis() as u64, "stage finished"));
+        }
         let ready: Vec<StageId> = self
             .waiting
             .iter()
