@@ -161,28 +161,8 @@ fn child(spec: &str) {
     let out = out.expect("output dir");
     let ctx = Context::local(threads).expect("context");
     let result = match (job, variant) {
-        (Some("wc"), Some("string")) => {
-            let corpus = corpus_path();
-            ctx.text_file(&corpus, threads).and_then(|lines| {
-                lines
-                    .flat_map(|line| line.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
-                    .map(|word| (word, 1u64))
-                    .reduce_by_key(|a, b| a + b)
-                    .map(|(word, n)| format!("{word}\t{n}"))
-                    .save_as_text_file(out)
-            })
-        }
-        (Some("wc"), Some("compact")) => {
-            let corpus = corpus_path();
-            ctx.text_file(&corpus, threads).and_then(|lines| {
-                lines
-                    .flat_map(|line| line.split_ascii_whitespace().map(CompactString::from).collect::<Vec<_>>())
-                    .map(|word| (word, 1u64))
-                    .reduce_by_key(|a, b| a + b)
-                    .map(|(word, n)| format!("{word}\t{n}"))
-                    .save_as_text_file(out)
-            })
-        }
+        (Some("wc"), Some("string")) => word_count(&ctx, threads, out, str::to_owned),
+        (Some("wc"), Some("compact")) => word_count(&ctx, threads, out, |w| CompactString::from(w)),
         (Some("kv"), _) => {
             let partitions = 4 * threads;
             ctx.range(0, PAIRS as i64, 1, partitions)
@@ -196,6 +176,19 @@ fn child(spec: &str) {
     };
     result.expect("benchmark job");
     println!("PEAK_KIB={}", own_peak_kib());
+}
+
+/// The word count as a user writes it, with words of type `W` made by `word`.
+fn word_count<W>(ctx: &Context, threads: usize, out: &str, word: fn(&str) -> W) -> ember::Result<()>
+where
+    W: ember::Data + std::hash::Hash + Eq + std::fmt::Display,
+{
+    ctx.text_file(&corpus_path(), threads)?
+        .flat_map(move |line| line.split_ascii_whitespace().map(word).collect::<Vec<_>>())
+        .map(|w| (w, 1u64))
+        .reduce_by_key(|a, b| a + b)
+        .map(|(w, n)| format!("{w}\t{n}"))
+        .save_as_text_file(out)
 }
 
 /// The limit's synthetic stream: pair `i` → (key, value), from xxh64 with seed 42.
