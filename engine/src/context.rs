@@ -89,12 +89,22 @@ impl EngineContext {
     ///
     /// # Errors
     /// [`JobError`] when a task fails on every attempt, or the executor is gone.
+    ///
+    /// # Panics
+    /// If `partitions` names a partition twice or one the node does not have: callers (the
+    /// typed layer's actions) pass distinct, valid indices.
     pub fn run_job(
         &self,
         final_node: &Arc<dyn LineageNode>,
         partitions: &[usize],
         func: Arc<ResultFn>,
     ) -> Result<Vec<Box<dyn Any + Send>>, JobError> {
+        let mut seen = std::collections::HashSet::with_capacity(partitions.len());
+        assert!(
+            partitions.iter().all(|&p| p < final_node.num_partitions() && seen.insert(p)),
+            "run_job needs distinct partitions of the node, got {partitions:?} of {}",
+            final_node.num_partitions()
+        );
         let job: JobId = self.inner.ids.job();
         let (result, metrics) = run_job(
             job,
