@@ -50,11 +50,13 @@ pub mod pair;
 pub mod partitioner;
 pub mod prelude;
 pub mod rdd;
+mod sets;
+pub mod stats;
 
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use error::{Error, Result};
-pub use pair::CoGrouped;
+pub use pair::{CoGrouped, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Compute, PartitionIter, Rdd};
 

@@ -23,6 +23,9 @@ use crate::rdd::{PartitionIter, Rdd, iterator};
 /// What `cogroup` yields: each key with its values from the first and from the second input.
 pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
 
+/// What `full_outer_join` yields: each key with a value from either side or both.
+pub type FullOuter<K, V, W> = (K, (Option<V>, Option<W>));
+
 type CreateFn<V, C> = Arc<dyn Fn(V) -> C + Send + Sync>;
 type MergeFn<C, V> = Arc<dyn Fn(C, V) -> C + Send + Sync>;
 
@@ -88,7 +91,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// Shuffles the pairs unchanged and hands each reduce partition's stream to `reduce`.
-    fn shuffle_raw<O: Data>(
+    pub(crate) fn shuffle_raw<O: Data>(
         &self,
         op_name: &'static str,
         call_site: &'static Location<'static>,
@@ -505,7 +508,11 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     /// Spark's `defaultPartitioner` for two inputs: a given count wins; then the hash
     /// partitioner of either input (the larger one), so it needs no shuffle; then the default
     /// parallelism or the larger partition count.
-    fn pair_partitioner<W: Data>(&self, other: &Rdd<(K, W)>, partitions: Option<usize>) -> Arc<dyn Partitioner<K>> {
+    pub(crate) fn pair_partitioner<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: Option<usize>,
+    ) -> Arc<dyn Partitioner<K>> {
         if let Some(n) = partitions {
             return Arc::new(HashPartitioner::new(n));
         }
@@ -522,7 +529,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         Arc::new(HashPartitioner::new(n))
     }
 
-    fn cogroup_impl<W: Data>(
+    pub(crate) fn cogroup_impl<W: Data>(
         &self,
         other: &Rdd<(K, W)>,
         partitioner: Arc<dyn Partitioner<K>>,
@@ -581,6 +588,168 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
             }))
         })
     }
+
+    /// Left outer join: like [`Rdd::join`], plus `(k, (v, None))` for each `v` whose key `k`
+    /// is absent from `other`. Shuffles each input not already partitioned like the output.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b')], 2);
+    /// let mut j = a.left_outer_join(&ctx.parallelize(vec![(1, 10)], 1)).collect()?;
+    /// j.sort();
+    /// assert_eq!(j, vec![(1, ('a', Some(10))), (2, ('b', None))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn left_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (V, Option<W>))> {
+        let partitioner = self.pair_partitioner(other, None);
+        self.outer_join_impl(other, partitioner, "left_outer_join", Location::caller(), |vs, ws| {
+            let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+            cross(vs, ws)
+        })
+    }
+
+    /// [`Rdd::left_outer_join`] into `partitions` partitions.
+    #[track_caller]
+    pub fn left_outer_join_with_partitions<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+    ) -> Rdd<(K, (V, Option<W>))> {
+        let partitioner = self.pair_partitioner(other, Some(partitions));
+        self.outer_join_impl(other, partitioner, "left_outer_join", Location::caller(), |vs, ws| {
+            let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+            cross(vs, ws)
+        })
+    }
+
+    /// Right outer join: like [`Rdd::join`], plus `(k, (None, w))` for each `w` of `other`
+    /// whose key `k` is absent here. Shuffles each input not already partitioned like the
+    /// output.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let a = ctx.parallelize(vec![(1, 'a')], 2);
+    /// let mut j = a.right_outer_join(&ctx.parallelize(vec![(1, 10), (3, 30)], 1)).collect()?;
+    /// j.sort();
+    /// assert_eq!(j, vec![(1, (Some('a'), 10)), (3, (None, 30))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn right_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Option<V>, W))> {
+        let partitioner = self.pair_partitioner(other, None);
+        self.outer_join_impl(other, partitioner, "right_outer_join", Location::caller(), right_outer)
+    }
+
+    /// [`Rdd::right_outer_join`] into `partitions` partitions.
+    #[track_caller]
+    pub fn right_outer_join_with_partitions<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+    ) -> Rdd<(K, (Option<V>, W))> {
+        let partitioner = self.pair_partitioner(other, Some(partitions));
+        self.outer_join_impl(other, partitioner, "right_outer_join", Location::caller(), right_outer)
+    }
+
+    /// Full outer join: every `(k, (Some(v), Some(w)))` of the inner join, plus
+    /// `(k, (Some(v), None))` and `(k, (None, Some(w)))` for keys present on one side only.
+    /// Shuffles each input not already partitioned like the output.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b')], 2);
+    /// let mut j = a.full_outer_join(&ctx.parallelize(vec![(1, 10), (3, 30)], 1)).collect()?;
+    /// j.sort();
+    /// assert_eq!(j, vec![(1, (Some('a'), Some(10))), (2, (Some('b'), None)), (3, (None, Some(30)))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn full_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<FullOuter<K, V, W>> {
+        let partitioner = self.pair_partitioner(other, None);
+        self.outer_join_impl(other, partitioner, "full_outer_join", Location::caller(), full_outer)
+    }
+
+    /// [`Rdd::full_outer_join`] into `partitions` partitions.
+    #[track_caller]
+    pub fn full_outer_join_with_partitions<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+    ) -> Rdd<FullOuter<K, V, W>> {
+        let partitioner = self.pair_partitioner(other, Some(partitions));
+        self.outer_join_impl(other, partitioner, "full_outer_join", Location::caller(), full_outer)
+    }
+
+    /// The join family over `cogroup`: `pairs` turns one key's two value lists into the
+    /// joined values of that key.
+    fn outer_join_impl<W: Data, O: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitioner: Arc<dyn Partitioner<K>>,
+        op_name: &'static str,
+        call_site: &'static Location<'static>,
+        pairs: fn(Vec<V>, Vec<W>) -> Vec<O>,
+    ) -> Rdd<(K, O)> {
+        self.cogroup_impl(other, partitioner, op_name, call_site).narrow(op_name, call_site, true, move |_, iter, _| {
+            Box::new(iter.flat_map(move |(k, (vs, ws))| pairs(vs, ws).into_iter().map(move |o| (k.clone(), o))))
+        })
+    }
+
+    /// The values of `key`, brought to the driver. When this RDD's partitioner is a hash
+    /// partitioner, only the partition that can hold `key` is computed; otherwise every
+    /// partition is scanned.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let sums = ctx.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2).reduce_by_key(|x, y| x + y);
+    /// assert_eq!(sums.lookup(&'a')?, vec![4]);
+    /// assert!(sums.lookup(&'z')?.is_empty());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn lookup(&self, key: &K) -> Result<Vec<V>> {
+        let partitions: Vec<usize> = match self.node().partitioner() {
+            Some(desc) if desc.kind == PartitionerKind::Hash => {
+                vec![Partitioner::<K>::partition(&HashPartitioner::new(desc.num_partitions), key)]
+            }
+            _ => (0..self.num_partitions()).collect(),
+        };
+        let wanted = key.clone();
+        let parts = self.context().run_job(self, &partitions, move |_, iter, _| {
+            Ok(iter.filter(|(k, _)| *k == wanted).map(|(_, v)| v).collect::<Vec<V>>())
+        })?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+}
+
+/// Every `(v, w)` of `vs` × `ws`.
+fn cross<V: Clone, W: Clone>(vs: Vec<V>, ws: Vec<W>) -> Vec<(V, W)> {
+    let mut out = Vec::with_capacity(vs.len() * ws.len());
+    for v in &vs {
+        for w in &ws {
+            out.push((v.clone(), w.clone()));
+        }
+    }
+    out
+}
+
+fn right_outer<V: Clone, W: Clone>(vs: Vec<V>, ws: Vec<W>) -> Vec<(Option<V>, W)> {
+    let vs: Vec<Option<V>> = if vs.is_empty() { vec![None] } else { vs.into_iter().map(Some).collect() };
+    cross(vs, ws)
+}
+
+fn full_outer<V: Clone, W: Clone>(vs: Vec<V>, ws: Vec<W>) -> Vec<(Option<V>, Option<W>)> {
+    let vs: Vec<Option<V>> = if vs.is_empty() { vec![None] } else { vs.into_iter().map(Some).collect() };
+    let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+    cross(vs, ws)
 }
 
 /// How `rdd` feeds a co-group partitioned by `partitioner`: directly when it is already
