@@ -23,6 +23,9 @@ use crate::rdd::{PartitionIter, Rdd, iterator};
 /// What `cogroup` yields: each key with its values from the first and from the second input.
 pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
 
+/// What `cogroup3` yields: each key with its values from each of the three inputs.
+pub type CoGrouped3<K, V, W1, W2> = (K, (Vec<V>, Vec<W1>, Vec<W2>));
+
 /// What `full_outer_join` yields: each key with a value from either side or both.
 pub type FullOuter<K, V, W> = (K, (Option<V>, Option<W>));
 
@@ -503,6 +506,75 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     pub fn cogroup_with_partitions<W: Data>(&self, other: &Rdd<(K, W)>, partitions: usize) -> Rdd<CoGrouped<K, V, W>> {
         let partitioner = self.pair_partitioner(other, Some(partitions));
         self.cogroup_impl(other, partitioner, "cogroup", Location::caller())
+    }
+
+    /// Groups three RDDs by key: for every key in any of them, `(key, (values here, values
+    /// in a, values in b))`. Shuffles each input not already partitioned like the output
+    /// (the first two are co-grouped, then the third joins them without re-shuffling them).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let x = ctx.parallelize(vec![(1, 'x')], 2);
+    /// let y = ctx.parallelize(vec![(1, 10), (2, 20)], 1);
+    /// let z = ctx.parallelize(vec![(3, 0.5)], 3);
+    /// let mut g = x.cogroup3(&y, &z).collect()?;
+    /// g.sort_by_key(|(k, _)| *k);
+    /// assert_eq!(g, vec![(1, (vec!['x'], vec![10], vec![])), (2, (vec![], vec![20], vec![])), (3, (vec![], vec![], vec![0.5]))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn cogroup3<W1: Data, W2: Data>(&self, a: &Rdd<(K, W1)>, b: &Rdd<(K, W2)>) -> Rdd<CoGrouped3<K, V, W1, W2>> {
+        self.cogroup3_impl(a, b, None, Location::caller())
+    }
+
+    /// [`Rdd::cogroup3`] into `partitions` partitions.
+    #[track_caller]
+    pub fn cogroup3_with_partitions<W1: Data, W2: Data>(
+        &self,
+        a: &Rdd<(K, W1)>,
+        b: &Rdd<(K, W2)>,
+        partitions: usize,
+    ) -> Rdd<CoGrouped3<K, V, W1, W2>> {
+        self.cogroup3_impl(a, b, Some(partitions), Location::caller())
+    }
+
+    fn cogroup3_impl<W1: Data, W2: Data>(
+        &self,
+        a: &Rdd<(K, W1)>,
+        b: &Rdd<(K, W2)>,
+        partitions: Option<usize>,
+        call_site: &'static Location<'static>,
+    ) -> Rdd<CoGrouped3<K, V, W1, W2>> {
+        let partitioner = match partitions {
+            Some(n) => self.pair_partitioner(a, Some(n)),
+            None => {
+                // Spark's rule over all three inputs: an existing hash partitioner, else the
+                // default parallelism or the largest partition count.
+                let hashed = [self.node().partitioner(), a.node().partitioner(), b.node().partitioner()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|d| d.kind == PartitionerKind::Hash)
+                    .map(|d| d.num_partitions)
+                    .max();
+                let largest = self.num_partitions().max(a.num_partitions()).max(b.num_partitions());
+                let n = hashed.or(self.context().default_parallelism()).unwrap_or(largest).max(1);
+                Arc::new(HashPartitioner::new(n)) as Arc<dyn Partitioner<K>>
+            }
+        };
+        let first_two = self.cogroup_impl(a, Arc::clone(&partitioner), "cogroup3", call_site);
+        first_two.cogroup_impl(b, partitioner, "cogroup3", call_site).narrow(
+            "cogroup3",
+            call_site,
+            true,
+            |_, iter, _| {
+                Box::new(iter.map(|(k, (vs, ws))| {
+                    let (left, middle) = vs.into_iter().next().unwrap_or_default();
+                    (k, (left, middle, ws))
+                }))
+            },
+        )
     }
 
     /// Spark's `defaultPartitioner` for two inputs: a given count wins; then the hash
