@@ -7,6 +7,7 @@ mod operators;
 mod planner;
 mod properties;
 mod send_sync;
+mod spark_ops;
 
 /// What a test returns: any error fails it with its message.
 type TestResult = Result<(), Box<dyn std::error::Error>>;
