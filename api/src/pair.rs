@@ -111,13 +111,29 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), ctx)
     }
 
-    /// The keys. Narrow.
+    /// The keys. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![('a', 1), ('b', 2)], 2).keys().collect()?, vec!['a', 'b']);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[track_caller]
     pub fn keys(&self) -> Rdd<K> {
         self.narrow("keys", Location::caller(), false, |_, iter, _| Box::new(iter.map(|(k, _)| k)))
     }
 
-    /// The values. Narrow.
+    /// The values. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![('a', 1), ('b', 2)], 2).values().collect()?, vec![1, 2]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[track_caller]
     pub fn values(&self) -> Rdd<V> {
         self.narrow("values", Location::caller(), false, |_, iter, _| Box::new(iter.map(|(_, v)| v)))
@@ -441,6 +457,15 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
 
     /// Redistributes the pairs with `partitioner`. Returns this RDD unchanged when it is
     /// already partitioned that way; otherwise shuffles.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let parts = ctx.parallelize(vec![(0u32, 'a'), (1, 'b'), (2, 'c')], 1).partition_by(HashPartitioner::new(2));
+    /// assert_eq!(parts.glom().collect()?, vec![vec![(0, 'a'), (2, 'c')], vec![(1, 'b')]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[track_caller]
     pub fn partition_by(&self, partitioner: impl Partitioner<K>) -> Rdd<(K, V)> {
         self.partition_by_impl(Arc::new(partitioner), Location::caller())
@@ -477,6 +502,15 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
 
     /// Collects the pairs into a `HashMap` on the driver (a later pair wins over an earlier
     /// one with the same key). Runs a job.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let map = ctx.parallelize(vec![('a', 1), ('b', 2)], 2).collect_as_map()?;
+    /// assert_eq!(map[&'b'], 2);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn collect_as_map(&self) -> Result<HashMap<K, V>> {
         Ok(self.collect()?.into_iter().collect())
     }

@@ -344,3 +344,42 @@ fn hash_partitioning_places_small_integer_keys_like_spark() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn pair_operations_on_co_partitioned_inputs_add_no_shuffle() -> TestResult {
+    let ctx = Context::local(2)?;
+    let a = ctx.parallelize(pairs(30), 3).partition_by(HashPartitioner::new(4));
+    // Filtering keeps the partitioner, and leaves keys that only `a` has.
+    let b = ctx.parallelize(pairs(12), 2).partition_by(HashPartitioner::new(4)).filter(|(k, _)| k != "k0");
+    let map_stages = |ctx: &Context| ctx.last_job().unwrap().stages.iter().filter(|s| s.is_shuffle_map).count();
+    for (name, count) in [
+        ("left_outer_join", a.left_outer_join(&b).count()?),
+        ("right_outer_join", a.right_outer_join(&b).count()?),
+        ("full_outer_join", a.full_outer_join(&b).count()?),
+        ("subtract_by_key", a.subtract_by_key_with_partitions(&b, 4).count()?),
+        ("cogroup3", a.cogroup3(&b, &a).count()?),
+    ] {
+        assert!(count > 0, "{name} found pairs");
+        assert_eq!(map_stages(&ctx), 2, "{name}: only the two partition_by shuffles");
+    }
+    // A different partition count shuffles both sides again.
+    a.left_outer_join_with_partitions(&b, 5).count()?;
+    assert_eq!(map_stages(&ctx), 4);
+    Ok(())
+}
+
+#[test]
+fn coalesce_after_a_shuffle_stays_in_the_reduce_stage() -> TestResult {
+    let ctx = Context::local(2)?;
+    let reduced = ctx.parallelize(pairs(40), 4).reduce_by_key(|a, b| a + b).coalesce(2);
+    assert_eq!(reduced.num_partitions(), 2);
+    let keys: BTreeSet<String> = pairs(40).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(reduced.count()?, keys.len() as u64);
+    let m = ctx.last_job().unwrap();
+    assert_eq!(m.stages.len(), 2, "the map stage and one result stage");
+    assert_eq!(m.stages.last().map(|s| s.num_tasks), Some(2), "the result stage has the coalesced partitions");
+    let lineage = reduced.lineage();
+    assert!(lineage.starts_with("(2) coalesce"), "{lineage}");
+    assert!(lineage.contains(" |  (4) reduce_by_key") || lineage.contains("|  (4) reduce_by_key"), "{lineage}");
+    Ok(())
+}
