@@ -233,3 +233,56 @@ fn string_functions_follow_the_spec_examples() {
     assert_eq!(call("mod10", Value::I64(-13)), Value::I64(7));
     assert!(unary("nope").is_err());
 }
+
+#[test]
+fn every_function_of_the_spec_is_registered() {
+    let unary_names = "identity double inc square neg abs mod3 mod10 to_string len first_char ascii_lower \
+        strip_ascii_punct mod10_key word_pair swap fst snd pair_sum ratio by_count_desc sorted sort_both \
+        nulls_to_zero singleton to_sum_count";
+    let mut total = 0;
+    for name in unary_names.split_whitespace() {
+        assert!(unary(name).is_ok(), "unary {name}");
+        total += 1;
+    }
+    for name in "is_even is_odd gt_50 positive nonempty len_gt_3 value_gt_1 key_is_even".split_whitespace() {
+        assert!(predicate(name).is_ok(), "predicate {name}");
+        total += 1;
+    }
+    for name in "split_ws range_to dup chars elements".split_whitespace() {
+        assert!(flat(name).is_ok(), "flat {name}");
+        total += 1;
+    }
+    for name in "add max min concat pair_add sum_count append extend".split_whitespace() {
+        assert!(binary(name).is_ok(), "binary {name}");
+        total += 1;
+    }
+    for name in "partition_sum partition_count partition_max".split_whitespace() {
+        assert!(partition(name).is_ok(), "partition {name}");
+        total += 1;
+    }
+    for name in "tag_index index_count".split_whitespace() {
+        assert!(partition_index(name).is_ok(), "partition_index {name}");
+        total += 1;
+    }
+    assert_eq!(total, 52, "SPEC §5 names fifty-two functions");
+    // A function of one kind is not accepted as another.
+    assert!(binary("identity").is_err() && unary("add").is_err());
+}
+
+#[test]
+fn numeric_and_list_functions_follow_the_spec() {
+    let i = Value::I64;
+    let pair = |a: Value, b: Value| Value::Seq(vec![a, b]);
+    assert_eq!(flat("range_to").unwrap()(i(-2)), Vec::<Value>::new());
+    assert_eq!(flat("split_ws").unwrap()(Value::Str("a\u{a0}b\u{3000} c".into())).len(), 3);
+    assert_eq!(
+        unary("by_count_desc").unwrap()(pair(Value::Str("w".into()), i(3))),
+        pair(i(-3), Value::Str("w".into()))
+    );
+    assert_eq!(unary("nulls_to_zero").unwrap()(pair(Value::Null, i(2))), pair(i(0), i(2)));
+    assert_eq!(binary("sum_count").unwrap()(pair(i(5), i(1)), i(4)), pair(i(9), i(2)));
+    assert_eq!(partition("partition_sum").unwrap()(vec![]), vec![i(0)]);
+    assert_eq!(partition("partition_max").unwrap()(vec![]), Vec::<Value>::new());
+    assert!(predicate("is_odd").unwrap()(&i(-3)));
+    assert!(!predicate("is_even").unwrap()(&i(-3)));
+}
