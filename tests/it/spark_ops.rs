@@ -380,6 +380,6 @@ fn coalesce_after_a_shuffle_stays_in_the_reduce_stage() -> TestResult {
     assert_eq!(m.stages.last().map(|s| s.num_tasks), Some(2), "the result stage has the coalesced partitions");
     let lineage = reduced.lineage();
     assert!(lineage.starts_with("(2) coalesce"), "{lineage}");
-    assert!(lineage.contains(" |  (4) reduce_by_key") || lineage.contains("|  (4) reduce_by_key"), "{lineage}");
+    assert!(lineage.contains("\n |  (4) reduce_by_key"), "{lineage}");
     Ok(())
 }
