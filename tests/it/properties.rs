@@ -243,7 +243,7 @@ proptest! {
                 sorted(a.distinct().collect().expect("distinct")),
                 sorted(a.subtract(&b).collect().expect("subtract")),
                 sorted(a.intersection(&b).collect().expect("intersection")),
-                a.zip_with_index().expect("zip_with_index").collect().expect("zip_with_index"),
+                a.zip_with_index().collect().expect("zip_with_index"),
                 a.sort_by(|x| *x, true).collect().expect("sort_by"),
                 sorted(a.cartesian(&b).collect().expect("cartesian")),
                 a.fold(0, |x, y| x + y).expect("fold"),

@@ -61,7 +61,7 @@ fn zips_pair_elements_by_position() -> TestResult {
         let zipped = rdd.zip(&rdd.map(|x| x * 3)).collect()?;
         assert_eq!(zipped, data.iter().map(|&x| (x, x * 3)).collect::<Vec<_>>());
 
-        let indexed = rdd.zip_with_index()?.collect()?;
+        let indexed = rdd.zip_with_index().collect()?;
         assert_eq!(indexed, data.iter().enumerate().map(|(i, &x)| (x, i as u64)).collect::<Vec<_>>());
 
         let ids = rdd.zip_with_unique_id().collect()?;
@@ -381,5 +381,16 @@ fn coalesce_after_a_shuffle_stays_in_the_reduce_stage() -> TestResult {
     let lineage = reduced.lineage();
     assert!(lineage.starts_with("(2) coalesce"), "{lineage}");
     assert!(lineage.contains("\n |  (4) reduce_by_key"), "{lineage}");
+    Ok(())
+}
+
+#[test]
+fn zip_with_index_reports_a_failed_counting_job_when_used() -> TestResult {
+    let ctx = Context::local(2)?;
+    let bad = ctx.parallelize(vec![1, 2, 3, 4], 2).map(|x| if x == 1 { panic!("boom at {x}") } else { x });
+    let indexed = bad.zip_with_index();
+    assert_eq!(indexed.num_partitions(), 2);
+    let err = indexed.collect().unwrap_err().to_string();
+    assert!(err.contains("counting partitions for zip_with_index failed") && err.contains("boom at 1"), "{err}");
     Ok(())
 }

@@ -287,35 +287,37 @@ impl<T: Data> Rdd<T> {
     }
 
     /// Pairs every element with its position in collect order: `(x, index)`. Narrow, but
-    /// like Spark it first runs a job counting the elements of every partition but the last,
-    /// to learn each partition's starting index.
-    ///
-    /// # Errors
-    /// [`crate::Error::Job`] when that counting job fails.
+    /// like Spark it first runs a job now, counting the elements of every partition but the
+    /// last to learn each partition's starting index. If that job fails, the returned RDD
+    /// fails with its cause when used.
     ///
     /// # Examples
     /// ```
     /// # use ember::prelude::*;
     /// let ctx = Context::local(2)?;
-    /// let indexed = ctx.parallelize(vec!['a', 'b', 'c'], 2).zip_with_index()?;
+    /// let indexed = ctx.parallelize(vec!['a', 'b', 'c'], 2).zip_with_index();
     /// assert_eq!(indexed.collect()?, vec![('a', 0), ('b', 1), ('c', 2)]);
     /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
-    pub fn zip_with_index(&self) -> crate::Result<Rdd<(T, u64)>> {
+    pub fn zip_with_index(&self) -> Rdd<(T, u64)> {
         let call_site = Location::caller();
         let counted: Vec<usize> = (0..self.num_partitions().saturating_sub(1)).collect();
-        let counts = self.ctx.run_job(self, &counted, |_, iter, _| Ok(iter.count() as u64))?;
-        let mut starts = Vec::with_capacity(counts.len() + 1);
-        starts.push(0u64);
-        for c in counts {
-            starts.push(starts.last().copied().unwrap_or(0) + c);
-        }
+        let starts = match self.ctx.run_job(self, &counted, |_, iter, _| Ok(iter.count() as u64)) {
+            Ok(counts) => counts.into_iter().fold(vec![0u64], |mut starts, c| {
+                starts.push(starts[starts.len() - 1] + c);
+                starts
+            }),
+            Err(err) => {
+                let message = format!("counting partitions for zip_with_index failed: {err}");
+                return self.narrow("zip_with_index", call_site, false, move |_, _, tc| {
+                    tc.fail(TaskFailure::error(message.clone()));
+                    Box::new(std::iter::empty())
+                });
+            }
+        };
         let starts = Arc::new(starts);
-        Ok(self.narrow("zip_with_index", call_site, false, move |p, iter, _| {
-            let start = starts[p];
-            Box::new(iter.zip(start..))
-        }))
+        self.narrow("zip_with_index", call_site, false, move |p, iter, _| Box::new(iter.zip(starts[p]..)))
     }
 
     /// Pairs every element with a unique id without running a job: the `j`-th element of

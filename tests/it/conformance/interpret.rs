@@ -161,9 +161,7 @@ fn apply(ctx: &Context, input: Option<Dyn>, op: &Json, named: &HashMap<String, D
             Dyn::Plain(input.plain().map_partitions_with_index(move |i, it| f(i as i64, it.collect())))
         }
         "glom" => Dyn::Plain(input.plain().glom().map(Value::Seq)),
-        "zipWithIndex" => Dyn::Pairs(
-            input.plain().zip_with_index().map_err(|e| e.to_string())?.map(|(x, i)| (x, Value::I64(i as i64))),
-        ),
+        "zipWithIndex" => Dyn::Pairs(input.plain().zip_with_index().map(|(x, i)| (x, Value::I64(i as i64)))),
         "zipWithUniqueId" => Dyn::Pairs(input.plain().zip_with_unique_id().map(|(x, i)| (x, Value::I64(i as i64)))),
         "zip" => Dyn::Pairs(input.plain().zip(&other()?.plain())),
         "union" => match (input, other()?) {
