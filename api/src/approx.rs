@@ -66,6 +66,9 @@ impl<T: Data + Hash> Rdd<T> {
     /// 4..=18 such that `1.04 / sqrt(2^p) <= relative_sd`, so errors below about 0.004 are
     /// not reached). No shuffle.
     ///
+    /// # Panics
+    /// If `relative_sd` is not a positive number.
+    ///
     /// # Examples
     /// ```
     /// # use ember::prelude::*;
@@ -76,6 +79,7 @@ impl<T: Data + Hash> Rdd<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn count_approx_distinct(&self, relative_sd: f64) -> Result<u64> {
+        assert!(relative_sd > 0.0, "count_approx_distinct: relative_sd must be positive, got {relative_sd}");
         let sketches = self.context().run_all(self, move |_, iter, _| {
             let mut sketch = HyperLogLog::for_error(relative_sd);
             for x in iter {

@@ -63,6 +63,7 @@ pub use error::{Error, Result};
 pub use pair::{CoGrouped, CoGrouped3, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Compute, PartitionIter, Rdd};
+pub use stats::StatCounter;
 
 /// The README's examples, compiled and run as doc-tests so they cannot rot.
 #[doc = include_str!("../../README.md")]
