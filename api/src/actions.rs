@@ -44,6 +44,14 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Errors
     /// [`Error::Job`] when a task fails on every attempt.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![3, 1, 2], 2).collect()?, vec![3, 1, 2]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn collect(&self) -> Result<Vec<T>> {
         let parts = self.context().run_all(self, |_, iter, tc| {
             let part: Vec<T> = iter.collect();
@@ -54,6 +62,14 @@ impl<T: Data> Rdd<T> {
     }
 
     /// How many elements. Runs a job.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.range(0, 10, 1, 3).count()?, 10);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn count(&self) -> Result<u64> {
         let counts = self.context().run_all(self, |_, iter, _| Ok(iter.count() as u64))?;
         Ok(counts.into_iter().sum())
@@ -175,6 +191,15 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Errors
     /// [`Error::EmptyRdd`] when there are no elements.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec!['x', 'y'], 2).first()?, 'x');
+    /// assert!(matches!(ctx.parallelize(Vec::<char>::new(), 2).first(), Err(ember::Error::EmptyRdd { .. })));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[track_caller]
     pub fn first(&self) -> Result<T> {
         let call_site = Location::caller();
@@ -182,6 +207,15 @@ impl<T: Data> Rdd<T> {
     }
 
     /// True when the RDD has no elements (scans partitions until it finds one).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert!(ctx.parallelize(Vec::<u8>::new(), 3).is_empty()?);
+    /// assert!(!ctx.parallelize(vec![1u8], 3).is_empty()?);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.num_partitions() == 0 || self.take(1)?.is_empty())
     }
@@ -206,6 +240,14 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The `n` largest elements, largest first.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![5, 1, 4, 2], 2).top(2)?, vec![5, 4]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn top(&self, n: usize) -> Result<Vec<T>>
     where
         T: Ord,
@@ -230,6 +272,15 @@ impl<T: Data> Rdd<T> {
     }
 
     /// The `n` elements with the smallest `key`, smallest first.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let words = ctx.parallelize(vec!["ccc".to_string(), "a".into(), "bb".into()], 2);
+    /// assert_eq!(words.take_ordered_by(2, |w| w.len())?, vec!["a", "bb"]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn take_ordered_by<K, F>(&self, n: usize, key: F) -> Result<Vec<T>>
     where
         K: Ord,
@@ -250,6 +301,17 @@ impl<T: Data> Rdd<T> {
 
     /// Runs `f` on every element, on the workers (for side effects such as writing to an
     /// external system). Runs a job.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let total = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    /// let sink = std::sync::Arc::clone(&total);
+    /// ctx.range(1, 5, 1, 2).foreach(move |x| { sink.fetch_add(x, std::sync::atomic::Ordering::Relaxed); })?;
+    /// assert_eq!(total.load(std::sync::atomic::Ordering::Relaxed), 10);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn foreach<F>(&self, f: F) -> Result<()>
     where
         F: Fn(T) + Send + Sync + 'static,
@@ -262,6 +324,17 @@ impl<T: Data> Rdd<T> {
     }
 
     /// Runs `f` once per partition with the partition's iterator, on the workers. Runs a job.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let parts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    /// let seen = std::sync::Arc::clone(&parts);
+    /// ctx.range(0, 9, 1, 3).foreach_partition(move |_| { seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed); })?;
+    /// assert_eq!(parts.load(std::sync::atomic::Ordering::Relaxed), 3);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn foreach_partition<F>(&self, f: F) -> Result<()>
     where
         F: Fn(crate::rdd::PartitionIter<T>) + Send + Sync + 'static,

@@ -41,6 +41,7 @@
 //!   `toDebugString`.
 
 pub mod actions;
+mod approx;
 mod combine;
 pub mod context;
 pub mod corpus;
@@ -48,15 +49,21 @@ pub mod data;
 pub mod error;
 pub mod pair;
 pub mod partitioner;
+mod pipe;
 pub mod prelude;
 pub mod rdd;
+mod sampling;
+mod sets;
+pub mod stats;
+mod tree;
 
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use error::{Error, Result};
-pub use pair::CoGrouped;
+pub use pair::{CoGrouped, CoGrouped3, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Compute, PartitionIter, Rdd};
+pub use stats::StatCounter;
 
 /// The README's examples, compiled and run as doc-tests so they cannot rot.
 #[doc = include_str!("../../README.md")]

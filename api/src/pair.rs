@@ -23,6 +23,12 @@ use crate::rdd::{PartitionIter, Rdd, iterator};
 /// What `cogroup` yields: each key with its values from the first and from the second input.
 pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
 
+/// What `cogroup3` yields: each key with its values from each of the three inputs.
+pub type CoGrouped3<K, V, W1, W2> = (K, (Vec<V>, Vec<W1>, Vec<W2>));
+
+/// What `full_outer_join` yields: each key with a value from either side or both.
+pub type FullOuter<K, V, W> = (K, (Option<V>, Option<W>));
+
 type CreateFn<V, C> = Arc<dyn Fn(V) -> C + Send + Sync>;
 type MergeFn<C, V> = Arc<dyn Fn(C, V) -> C + Send + Sync>;
 
@@ -88,7 +94,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// Shuffles the pairs unchanged and hands each reduce partition's stream to `reduce`.
-    fn shuffle_raw<O: Data>(
+    pub(crate) fn shuffle_raw<O: Data>(
         &self,
         op_name: &'static str,
         call_site: &'static Location<'static>,
@@ -105,13 +111,29 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), ctx)
     }
 
-    /// The keys. Narrow.
+    /// The keys. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![('a', 1), ('b', 2)], 2).keys().collect()?, vec!['a', 'b']);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[track_caller]
     pub fn keys(&self) -> Rdd<K> {
         self.narrow("keys", Location::caller(), false, |_, iter, _| Box::new(iter.map(|(k, _)| k)))
     }
 
-    /// The values. Narrow.
+    /// The values. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// assert_eq!(ctx.parallelize(vec![('a', 1), ('b', 2)], 2).values().collect()?, vec![1, 2]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[track_caller]
     pub fn values(&self) -> Rdd<V> {
         self.narrow("values", Location::caller(), false, |_, iter, _| Box::new(iter.map(|(_, v)| v)))
@@ -435,6 +457,15 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
 
     /// Redistributes the pairs with `partitioner`. Returns this RDD unchanged when it is
     /// already partitioned that way; otherwise shuffles.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let parts = ctx.parallelize(vec![(0u32, 'a'), (1, 'b'), (2, 'c')], 1).partition_by(HashPartitioner::new(2));
+    /// assert_eq!(parts.glom().collect()?, vec![vec![(0, 'a'), (2, 'c')], vec![(1, 'b')]]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     #[track_caller]
     pub fn partition_by(&self, partitioner: impl Partitioner<K>) -> Rdd<(K, V)> {
         self.partition_by_impl(Arc::new(partitioner), Location::caller())
@@ -471,6 +502,15 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
 
     /// Collects the pairs into a `HashMap` on the driver (a later pair wins over an earlier
     /// one with the same key). Runs a job.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let map = ctx.parallelize(vec![('a', 1), ('b', 2)], 2).collect_as_map()?;
+    /// assert_eq!(map[&'b'], 2);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
     pub fn collect_as_map(&self) -> Result<HashMap<K, V>> {
         Ok(self.collect()?.into_iter().collect())
     }
@@ -502,10 +542,83 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         self.cogroup_impl(other, partitioner, "cogroup", Location::caller())
     }
 
+    /// Groups three RDDs by key: for every key in any of them, `(key, (values here, values
+    /// in a, values in b))`. Shuffles each input not already partitioned like the output
+    /// (the first two are co-grouped, then the third joins them without re-shuffling them).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let x = ctx.parallelize(vec![(1, 'x')], 2);
+    /// let y = ctx.parallelize(vec![(1, 10), (2, 20)], 1);
+    /// let z = ctx.parallelize(vec![(3, 0.5)], 3);
+    /// let mut g = x.cogroup3(&y, &z).collect()?;
+    /// g.sort_by_key(|(k, _)| *k);
+    /// assert_eq!(g, vec![(1, (vec!['x'], vec![10], vec![])), (2, (vec![], vec![20], vec![])), (3, (vec![], vec![], vec![0.5]))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn cogroup3<W1: Data, W2: Data>(&self, a: &Rdd<(K, W1)>, b: &Rdd<(K, W2)>) -> Rdd<CoGrouped3<K, V, W1, W2>> {
+        self.cogroup3_impl(a, b, None, Location::caller())
+    }
+
+    /// [`Rdd::cogroup3`] into `partitions` partitions.
+    #[track_caller]
+    pub fn cogroup3_with_partitions<W1: Data, W2: Data>(
+        &self,
+        a: &Rdd<(K, W1)>,
+        b: &Rdd<(K, W2)>,
+        partitions: usize,
+    ) -> Rdd<CoGrouped3<K, V, W1, W2>> {
+        self.cogroup3_impl(a, b, Some(partitions), Location::caller())
+    }
+
+    fn cogroup3_impl<W1: Data, W2: Data>(
+        &self,
+        a: &Rdd<(K, W1)>,
+        b: &Rdd<(K, W2)>,
+        partitions: Option<usize>,
+        call_site: &'static Location<'static>,
+    ) -> Rdd<CoGrouped3<K, V, W1, W2>> {
+        let partitioner = match partitions {
+            Some(n) => self.pair_partitioner(a, Some(n)),
+            None => {
+                // Spark's rule over all three inputs: an existing hash partitioner, else the
+                // default parallelism or the largest partition count.
+                let hashed = [self.node().partitioner(), a.node().partitioner(), b.node().partitioner()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|d| d.kind == PartitionerKind::Hash)
+                    .map(|d| d.num_partitions)
+                    .max();
+                let largest = self.num_partitions().max(a.num_partitions()).max(b.num_partitions());
+                let n = hashed.or(self.context().default_parallelism()).unwrap_or(largest).max(1);
+                Arc::new(HashPartitioner::new(n)) as Arc<dyn Partitioner<K>>
+            }
+        };
+        let first_two = self.cogroup_impl(a, Arc::clone(&partitioner), "cogroup3", call_site);
+        first_two.cogroup_impl(b, partitioner, "cogroup3", call_site).narrow(
+            "cogroup3",
+            call_site,
+            true,
+            |_, iter, _| {
+                Box::new(iter.map(|(k, (vs, ws))| {
+                    let (left, middle) = vs.into_iter().next().unwrap_or_default();
+                    (k, (left, middle, ws))
+                }))
+            },
+        )
+    }
+
     /// Spark's `defaultPartitioner` for two inputs: a given count wins; then the hash
     /// partitioner of either input (the larger one), so it needs no shuffle; then the default
     /// parallelism or the larger partition count.
-    fn pair_partitioner<W: Data>(&self, other: &Rdd<(K, W)>, partitions: Option<usize>) -> Arc<dyn Partitioner<K>> {
+    pub(crate) fn pair_partitioner<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: Option<usize>,
+    ) -> Arc<dyn Partitioner<K>> {
         if let Some(n) = partitions {
             return Arc::new(HashPartitioner::new(n));
         }
@@ -522,7 +635,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         Arc::new(HashPartitioner::new(n))
     }
 
-    fn cogroup_impl<W: Data>(
+    pub(crate) fn cogroup_impl<W: Data>(
         &self,
         other: &Rdd<(K, W)>,
         partitioner: Arc<dyn Partitioner<K>>,
@@ -581,6 +694,168 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
             }))
         })
     }
+
+    /// Left outer join: like [`Rdd::join`], plus `(k, (v, None))` for each `v` whose key `k`
+    /// is absent from `other`. Shuffles each input not already partitioned like the output.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b')], 2);
+    /// let mut j = a.left_outer_join(&ctx.parallelize(vec![(1, 10)], 1)).collect()?;
+    /// j.sort();
+    /// assert_eq!(j, vec![(1, ('a', Some(10))), (2, ('b', None))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn left_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (V, Option<W>))> {
+        let partitioner = self.pair_partitioner(other, None);
+        self.outer_join_impl(other, partitioner, "left_outer_join", Location::caller(), |vs, ws| {
+            let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+            cross(vs, ws)
+        })
+    }
+
+    /// [`Rdd::left_outer_join`] into `partitions` partitions.
+    #[track_caller]
+    pub fn left_outer_join_with_partitions<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+    ) -> Rdd<(K, (V, Option<W>))> {
+        let partitioner = self.pair_partitioner(other, Some(partitions));
+        self.outer_join_impl(other, partitioner, "left_outer_join", Location::caller(), |vs, ws| {
+            let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+            cross(vs, ws)
+        })
+    }
+
+    /// Right outer join: like [`Rdd::join`], plus `(k, (None, w))` for each `w` of `other`
+    /// whose key `k` is absent here. Shuffles each input not already partitioned like the
+    /// output.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let a = ctx.parallelize(vec![(1, 'a')], 2);
+    /// let mut j = a.right_outer_join(&ctx.parallelize(vec![(1, 10), (3, 30)], 1)).collect()?;
+    /// j.sort();
+    /// assert_eq!(j, vec![(1, (Some('a'), 10)), (3, (None, 30))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn right_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Option<V>, W))> {
+        let partitioner = self.pair_partitioner(other, None);
+        self.outer_join_impl(other, partitioner, "right_outer_join", Location::caller(), right_outer)
+    }
+
+    /// [`Rdd::right_outer_join`] into `partitions` partitions.
+    #[track_caller]
+    pub fn right_outer_join_with_partitions<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+    ) -> Rdd<(K, (Option<V>, W))> {
+        let partitioner = self.pair_partitioner(other, Some(partitions));
+        self.outer_join_impl(other, partitioner, "right_outer_join", Location::caller(), right_outer)
+    }
+
+    /// Full outer join: every `(k, (Some(v), Some(w)))` of the inner join, plus
+    /// `(k, (Some(v), None))` and `(k, (None, Some(w)))` for keys present on one side only.
+    /// Shuffles each input not already partitioned like the output.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b')], 2);
+    /// let mut j = a.full_outer_join(&ctx.parallelize(vec![(1, 10), (3, 30)], 1)).collect()?;
+    /// j.sort();
+    /// assert_eq!(j, vec![(1, (Some('a'), Some(10))), (2, (Some('b'), None)), (3, (None, Some(30)))]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn full_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<FullOuter<K, V, W>> {
+        let partitioner = self.pair_partitioner(other, None);
+        self.outer_join_impl(other, partitioner, "full_outer_join", Location::caller(), full_outer)
+    }
+
+    /// [`Rdd::full_outer_join`] into `partitions` partitions.
+    #[track_caller]
+    pub fn full_outer_join_with_partitions<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+    ) -> Rdd<FullOuter<K, V, W>> {
+        let partitioner = self.pair_partitioner(other, Some(partitions));
+        self.outer_join_impl(other, partitioner, "full_outer_join", Location::caller(), full_outer)
+    }
+
+    /// The join family over `cogroup`: `pairs` turns one key's two value lists into the
+    /// joined values of that key.
+    fn outer_join_impl<W: Data, O: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitioner: Arc<dyn Partitioner<K>>,
+        op_name: &'static str,
+        call_site: &'static Location<'static>,
+        pairs: fn(Vec<V>, Vec<W>) -> Vec<O>,
+    ) -> Rdd<(K, O)> {
+        self.cogroup_impl(other, partitioner, op_name, call_site).narrow(op_name, call_site, true, move |_, iter, _| {
+            Box::new(iter.flat_map(move |(k, (vs, ws))| pairs(vs, ws).into_iter().map(move |o| (k.clone(), o))))
+        })
+    }
+
+    /// The values of `key`, brought to the driver. When this RDD's partitioner is a hash
+    /// partitioner, only the partition that can hold `key` is computed; otherwise every
+    /// partition is scanned.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let sums = ctx.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2).reduce_by_key(|x, y| x + y);
+    /// assert_eq!(sums.lookup(&'a')?, vec![4]);
+    /// assert!(sums.lookup(&'z')?.is_empty());
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn lookup(&self, key: &K) -> Result<Vec<V>> {
+        let partitions: Vec<usize> = match self.node().partitioner() {
+            Some(desc) if desc.kind == PartitionerKind::Hash => {
+                vec![Partitioner::<K>::partition(&HashPartitioner::new(desc.num_partitions), key)]
+            }
+            _ => (0..self.num_partitions()).collect(),
+        };
+        let wanted = key.clone();
+        let parts = self.context().run_job(self, &partitions, move |_, iter, _| {
+            Ok(iter.filter(|(k, _)| *k == wanted).map(|(_, v)| v).collect::<Vec<V>>())
+        })?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+}
+
+/// Every `(v, w)` of `vs` × `ws`.
+fn cross<V: Clone, W: Clone>(vs: Vec<V>, ws: Vec<W>) -> Vec<(V, W)> {
+    let mut out = Vec::with_capacity(vs.len() * ws.len());
+    for v in &vs {
+        for w in &ws {
+            out.push((v.clone(), w.clone()));
+        }
+    }
+    out
+}
+
+fn right_outer<V: Clone, W: Clone>(vs: Vec<V>, ws: Vec<W>) -> Vec<(Option<V>, W)> {
+    let vs: Vec<Option<V>> = if vs.is_empty() { vec![None] } else { vs.into_iter().map(Some).collect() };
+    cross(vs, ws)
+}
+
+fn full_outer<V: Clone, W: Clone>(vs: Vec<V>, ws: Vec<W>) -> Vec<(Option<V>, Option<W>)> {
+    let vs: Vec<Option<V>> = if vs.is_empty() { vec![None] } else { vs.into_iter().map(Some).collect() };
+    let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+    cross(vs, ws)
 }
 
 /// How `rdd` feeds a co-group partitioned by `partitioner`: directly when it is already

@@ -46,7 +46,21 @@ pub trait Partitioner<K>: Send + Sync + 'static {
     }
 }
 
-/// Places a key by its stable hash modulo the partition count (Spark's `HashPartitioner`).
+/// Places a key by its hash modulo the partition count (Spark's `HashPartitioner`).
+///
+/// A key whose `Hash` writes a single integer (every integer type, and newtypes over one) is
+/// placed the way Spark places it: by Java's `hashCode` of the number, so a key `k` with
+/// `0 <= k < 2^31` lands in partition `k mod n` exactly as in Spark. Every other key is placed
+/// by [`stable_hash`].
+///
+/// # Examples
+/// ```
+/// use ember::prelude::*;
+///
+/// let p = HashPartitioner::new(4);
+/// assert_eq!(Partitioner::<i64>::partition(&p, &10), 2); // 10 mod 4, as in Spark
+/// assert!(Partitioner::<String>::partition(&p, &"ten".to_string()) < 4);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HashPartitioner {
     partitions: usize,
@@ -69,7 +83,12 @@ impl<K: Hash> Partitioner<K> for HashPartitioner {
     }
 
     fn partition(&self, key: &K) -> usize {
-        (stable_hash(key) % self.partitions as u64) as usize
+        let mut hasher = StableHasher::default();
+        key.hash(&mut hasher);
+        match hasher.single_int {
+            Some(java_hash) if hasher.writes == 1 => java_hash.rem_euclid(self.partitions as i64) as usize,
+            _ => (hasher.digest() % self.partitions as u64) as usize,
+        }
     }
 
     fn describe(&self) -> PartitionerDesc {
@@ -135,16 +154,43 @@ pub fn stable_hash<K: Hash + ?Sized>(key: &K) -> u64 {
 
 /// Collects the written bytes (on the stack for typical keys) and hashes them once at the end,
 /// because one-shot xxh3 is much faster on short inputs than the streaming state.
+///
+/// It also remembers Java's `hashCode` of the first integer written and how many writes there
+/// were, so [`HashPartitioner`] can place single-integer keys as Spark does.
 struct StableHasher {
     inline: [u8; 64],
     len: usize,
     spilled: Vec<u8>,
+    writes: u32,
+    single_int: Option<i64>,
 }
 
 impl Default for StableHasher {
     fn default() -> Self {
-        StableHasher { inline: [0; 64], len: 0, spilled: Vec::new() }
+        StableHasher { inline: [0; 64], len: 0, spilled: Vec::new(), writes: 0, single_int: None }
     }
+}
+
+/// Records an integer write: its bytes as any write, and its Java hash code when it is the
+/// first write (`Integer.hashCode` for 32 bits or fewer, `Long.hashCode` above).
+macro_rules! int_writes {
+    ($($method:ident: $ty:ty => $java:expr;)*) => {
+        $(
+            fn $method(&mut self, value: $ty) {
+                let first = self.writes == 0;
+                self.write(&value.to_ne_bytes());
+                if first {
+                    let java: fn($ty) -> i64 = $java;
+                    self.single_int = Some(java(value));
+                }
+            }
+        )*
+    };
+}
+
+/// Java's `Long.hashCode`: the two halves xor-ed, as a signed 32-bit value.
+fn java_long_hash(value: u64) -> i64 {
+    ((value ^ (value >> 32)) as u32 as i32) as i64
 }
 
 impl StableHasher {
@@ -168,6 +214,20 @@ impl Hasher for StableHasher {
             }
             self.spilled.extend_from_slice(bytes);
         }
+        self.writes += 1;
+    }
+
+    int_writes! {
+        write_u8: u8 => |v| v as i64;
+        write_i8: i8 => |v| v as i64;
+        write_u16: u16 => |v| v as i64;
+        write_i16: i16 => |v| v as i64;
+        write_u32: u32 => |v| v as i32 as i64;
+        write_i32: i32 => |v| v as i64;
+        write_u64: u64 => java_long_hash;
+        write_i64: i64 => |v| java_long_hash(v as u64);
+        write_usize: usize => |v| java_long_hash(v as u64);
+        write_isize: isize => |v| java_long_hash(v as u64);
     }
 
     fn finish(&self) -> u64 {
@@ -188,6 +248,24 @@ mod tests {
         bytes.push(0xff);
         assert_eq!(stable_hash(&long), xxhash_rust::xxh3::xxh3_64(&bytes));
         assert_eq!(stable_hash("ab"), xxhash_rust::xxh3::xxh3_64(b"ab\xff"));
+    }
+
+    #[test]
+    fn integer_keys_are_placed_like_spark() {
+        let p = HashPartitioner::new(7);
+        for k in 0..1000i64 {
+            assert_eq!(Partitioner::<i64>::partition(&p, &k), (k % 7) as usize);
+            assert_eq!(Partitioner::<u32>::partition(&p, &(k as u32)), (k % 7) as usize);
+        }
+        // Long.hashCode(-1) = 0 and Long.hashCode(2^32) = 1 in Java.
+        assert_eq!(Partitioner::<i64>::partition(&p, &-1), 0);
+        assert_eq!(Partitioner::<i64>::partition(&p, &(1 << 32)), 1);
+        // Integer.hashCode(-3) = -3, and Spark's nonNegativeMod(-3, 7) = 4.
+        assert_eq!(Partitioner::<i32>::partition(&p, &-3), 4);
+        // A tuple writes two integers: hashed, not placed by the first one.
+        let spread: std::collections::HashSet<usize> =
+            (0..100u64).map(|k| Partitioner::<(u64, u64)>::partition(&p, &(0, k))).collect();
+        assert!(spread.len() > 1);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Ember's behaviour tests through the public `ember` API: one integration binary, one module
 //! per concern, every result checked against a sequential computation on plain collections.
 
+mod conformance;
 mod failures;
 mod operators;
 mod planner;
 mod properties;
 mod send_sync;
+mod spark_ops;
 
 /// What a test returns: any error fails it with its message.
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -169,3 +169,87 @@ proptest! {
         prop_assert_eq!(rdd.collect().expect("collect"), expected);
     }
 }
+
+fn small_config() -> ProptestConfig {
+    ProptestConfig { cases: 32, ..ProptestConfig::default() }
+}
+
+proptest! {
+    #![proptest_config(small_config())]
+
+    #[test]
+    fn repartition_and_coalesce_preserve_the_multiset(
+        data in proptest::collection::vec(-50i64..50, 0..120),
+        parts in 1usize..8,
+        n in 1usize..10,
+        threads in 1usize..4,
+    ) {
+        let ctx = context(threads);
+        let rdd = ctx.parallelize(data.clone(), parts);
+        let repartitioned = rdd.repartition(n);
+        prop_assert_eq!(repartitioned.num_partitions(), n);
+        prop_assert_eq!(sorted(repartitioned.collect().expect("repartition")), sorted(data.clone()));
+        let coalesced = rdd.coalesce(n);
+        prop_assert_eq!(coalesced.num_partitions(), n.min(parts));
+        prop_assert_eq!(coalesced.collect().expect("coalesce"), data, "coalesce keeps the order");
+    }
+
+    #[test]
+    fn outer_joins_match_a_nested_loop(
+        left in pairs(),
+        right in proptest::collection::vec((0u8..16, "[a-c]{0,2}"), 0..30),
+        left_parts in 1usize..6,
+        right_parts in 1usize..6,
+        threads in 1usize..4,
+    ) {
+        let ctx = context(threads);
+        let (a, b) = (ctx.parallelize(left.clone(), left_parts), ctx.parallelize(right.clone(), right_parts));
+        let mut expected = Vec::new();
+        for (k, v) in &left {
+            let ws: Vec<&String> = right.iter().filter(|(k2, _)| k2 == k).map(|(_, w)| w).collect();
+            if ws.is_empty() {
+                expected.push((*k, (Some(*v), None)));
+            }
+            expected.extend(ws.into_iter().map(|w| (*k, (Some(*v), Some(w.clone())))));
+        }
+        for (k, w) in &right {
+            if !left.iter().any(|(k1, _)| k1 == k) {
+                expected.push((*k, (None, Some(w.clone()))));
+            }
+        }
+        let expected = sorted(expected);
+        prop_assert_eq!(sorted(a.full_outer_join(&b).collect().expect("full_outer_join")), expected.clone());
+        let left_expected: Vec<_> = expected.iter().filter(|(_, (v, _))| v.is_some()).cloned().collect();
+        let left_got: Vec<_> = a.left_outer_join(&b).collect().expect("left_outer_join")
+            .into_iter().map(|(k, (v, w))| (k, (Some(v), w))).collect();
+        prop_assert_eq!(sorted(left_got), left_expected);
+        let right_expected: Vec<_> = expected.iter().filter(|(_, (_, w))| w.is_some()).cloned().collect();
+        let right_got: Vec<_> = a.right_outer_join(&b).collect().expect("right_outer_join")
+            .into_iter().map(|(k, (v, w))| (k, (v, Some(w)))).collect();
+        prop_assert_eq!(sorted(right_got), right_expected);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_partitions_or_threads(
+        data in proptest::collection::vec(-20i64..20, 0..80),
+        other in proptest::collection::vec(-20i64..20, 0..30),
+        parts in 1usize..8,
+        threads in 1usize..4,
+    ) {
+        let run = |parts: usize, threads: usize| {
+            let ctx = context(threads);
+            let (a, b) = (ctx.parallelize(data.clone(), parts), ctx.parallelize(other.clone(), 2));
+            (
+                sorted(a.distinct().collect().expect("distinct")),
+                sorted(a.subtract(&b).collect().expect("subtract")),
+                sorted(a.intersection(&b).collect().expect("intersection")),
+                a.zip_with_index().collect().expect("zip_with_index"),
+                a.sort_by(|x| *x, true).collect().expect("sort_by"),
+                sorted(a.cartesian(&b).collect().expect("cartesian")),
+                a.fold(0, |x, y| x + y).expect("fold"),
+                a.sample(false, 0.5, 11).count().expect("sample") <= data.len() as u64,
+            )
+        };
+        prop_assert_eq!(run(parts, threads), run(1, 1));
+    }
+}

@@ -6,12 +6,15 @@
 //! [`map_partitions::MapPartitionsNode`]: a task pulls a partition through the whole chain as
 //! one iterator, without materialising anything in between.
 
+pub(crate) mod cartesian;
+pub(crate) mod coalesced;
 pub(crate) mod cogroup;
 pub(crate) mod map_partitions;
 pub(crate) mod parallelize;
 pub(crate) mod shuffled;
 pub(crate) mod text_file;
 pub(crate) mod union;
+pub(crate) mod zipped;
 
 use std::hash::Hash;
 use std::panic::Location;
@@ -281,6 +284,92 @@ impl<T: Data> Rdd<T> {
     #[track_caller]
     pub fn glom(&self) -> Rdd<Vec<T>> {
         self.narrow("glom", Location::caller(), false, |_, iter, _| Box::new(std::iter::once(iter.collect::<Vec<T>>())))
+    }
+
+    /// Pairs every element with its position in collect order: `(x, index)`. Narrow, but
+    /// like Spark it first runs a job now, counting the elements of every partition but the
+    /// last to learn each partition's starting index. If that job fails, the returned RDD
+    /// fails with its cause when used.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let indexed = ctx.parallelize(vec!['a', 'b', 'c'], 2).zip_with_index();
+    /// assert_eq!(indexed.collect()?, vec![('a', 0), ('b', 1), ('c', 2)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn zip_with_index(&self) -> Rdd<(T, u64)> {
+        let call_site = Location::caller();
+        let counted: Vec<usize> = (0..self.num_partitions().saturating_sub(1)).collect();
+        let starts = match self.ctx.run_job(self, &counted, |_, iter, _| Ok(iter.count() as u64)) {
+            Ok(counts) => counts.into_iter().fold(vec![0u64], |mut starts, c| {
+                starts.push(starts[starts.len() - 1] + c);
+                starts
+            }),
+            Err(err) => {
+                let message = format!("counting partitions for zip_with_index failed: {err}");
+                return self.narrow("zip_with_index", call_site, false, move |_, _, tc| {
+                    tc.fail(TaskFailure::error(message.clone()));
+                    Box::new(std::iter::empty())
+                });
+            }
+        };
+        let starts = Arc::new(starts);
+        self.narrow("zip_with_index", call_site, false, move |p, iter, _| Box::new(iter.zip(starts[p]..)))
+    }
+
+    /// Pairs every element with a unique id without running a job: the `j`-th element of
+    /// partition `k` gets `j·P + k` (P = the partition count), so ids have gaps when
+    /// partitions differ in size. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let ids = ctx.parallelize(vec!['a', 'b', 'c'], 2).zip_with_unique_id();
+    /// assert_eq!(ids.collect()?, vec![('a', 0), ('b', 1), ('c', 3)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn zip_with_unique_id(&self) -> Rdd<(T, u64)> {
+        let n = self.num_partitions() as u64;
+        self.narrow("zip_with_unique_id", Location::caller(), false, move |p, iter, _| {
+            Box::new(iter.zip(0u64..).map(move |(x, j)| (x, j * n + p as u64)))
+        })
+    }
+
+    /// Groups the elements by `key(x)`: `(key, every element with that key)`, in no
+    /// particular order within a group. Shuffles (as `key_by` then `group_by_key`).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let mut groups = ctx.parallelize(vec![1, 2, 3, 4, 5], 2).group_by(|x| x % 2).collect()?;
+    /// groups.iter_mut().for_each(|(_, xs)| xs.sort());
+    /// groups.sort();
+    /// assert_eq!(groups, vec![(0, vec![2, 4]), (1, vec![1, 3, 5])]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn group_by<K, F>(&self, key: F) -> Rdd<(K, Vec<T>)>
+    where
+        K: Data + Hash + Eq,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.key_by(key).group_by_key()
+    }
+
+    /// [`Rdd::group_by`] into `partitions` partitions.
+    #[track_caller]
+    pub fn group_by_with_partitions<K, F>(&self, key: F, partitions: usize) -> Rdd<(K, Vec<T>)>
+    where
+        K: Data + Hash + Eq,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.key_by(key).group_by_key_with_partitions(partitions)
     }
 
     /// This RDD's partitions followed by `other`'s, duplicates kept. Narrow: no shuffle; the

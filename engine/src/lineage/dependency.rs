@@ -1,5 +1,6 @@
 //! Dependencies between lineage nodes: narrow ones stay inside a stage, shuffles cut stages.
 
+use std::ops::Range;
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
@@ -27,6 +28,15 @@ pub enum Dependency {
         /// How many partitions.
         len: usize,
     },
+    /// Child partition `i` reads the parent partitions `inputs[i]`, a contiguous range that
+    /// may be empty or cover several parent partitions (coalesce without a shuffle, one side
+    /// of a cartesian product). Narrow: it stays inside the stage.
+    Ranges {
+        /// The parent.
+        parent: Arc<dyn LineageNode>,
+        /// For each child partition, the parent partitions it reads.
+        inputs: Arc<[Range<usize>]>,
+    },
     /// Every child partition reads a bucket of every parent partition: a stage boundary.
     Shuffle(Arc<ShuffleDependency>),
 }
@@ -35,7 +45,9 @@ impl Dependency {
     /// The parent node.
     pub fn parent(&self) -> &Arc<dyn LineageNode> {
         match self {
-            Dependency::OneToOne(parent) | Dependency::Range { parent, .. } => parent,
+            Dependency::OneToOne(parent) | Dependency::Range { parent, .. } | Dependency::Ranges { parent, .. } => {
+                parent
+            }
             Dependency::Shuffle(dep) => &dep.parent,
         }
     }

@@ -47,7 +47,9 @@ pub fn render_lineage(root: &Arc<dyn LineageNode>) -> String {
                 Dependency::Shuffle(shuffle) => {
                     stack.push((Arc::clone(&shuffle.parent), format!("{prefix}   "), Line::Head))
                 }
-                narrow => stack.push((Arc::clone(narrow.parent()), prefix.clone(), Line::Narrow)),
+                Dependency::OneToOne(parent) | Dependency::Range { parent, .. } | Dependency::Ranges { parent, .. } => {
+                    stack.push((Arc::clone(parent), prefix.clone(), Line::Narrow))
+                }
             }
         }
     }

@@ -95,7 +95,9 @@ fn shuffle_parents(root: &Arc<dyn LineageNode>) -> Vec<Arc<ShuffleDependency>> {
                         found.push(Arc::clone(shuffle));
                     }
                 }
-                narrow => stack.push(Arc::clone(narrow.parent())),
+                Dependency::OneToOne(parent) | Dependency::Range { parent, .. } | Dependency::Ranges { parent, .. } => {
+                    stack.push(Arc::clone(parent))
+                }
             }
         }
     }

@@ -327,3 +327,20 @@ fn planning_twice_gives_the_same_graph() {
     assert_eq!(first.result_stage().num_tasks, 6);
     assert_eq!(describe(&first), describe(&plan_job(&joined)), "planning is a pure function");
 }
+
+#[test]
+fn a_ranges_dependency_is_narrow_and_reaches_the_shuffle_behind_it() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(3), 5);
+    // Coalesce 5 reduce partitions into 2: partitions 0..2 and 2..5.
+    let inputs: Vec<std::ops::Range<usize>> = vec![0..2, 2..5];
+    let coalesced = l.node("coalesce", 2, vec![Dependency::Ranges { parent: reduced, inputs: inputs.into() }]);
+    let graph = plan_job(&l.narrow(&coalesced));
+    assert_well_formed(&graph);
+    assert_eq!(graph.len(), 2, "the ranges dependency does not cut a stage");
+    assert_eq!(shuffle_of(&graph, 0), Some(shuffle));
+    assert_eq!(graph.result_stage().num_tasks, 2);
+    let text = crate::lineage::render_lineage(&coalesced);
+    assert!(text.starts_with("(2) coalesce"), "{text}");
+    assert!(text.contains("\n |  (5) reduce"), "{text}");
+}
