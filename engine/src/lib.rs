@@ -34,6 +34,8 @@ pub mod plan;
 pub mod scheduler;
 pub mod shuffle;
 pub mod task;
+#[cfg(test)]
+mod test_support;
 
 pub use config::EngineConfig;
 pub use context::EngineContext;

@@ -1,8 +1,7 @@
 //! Scheduler unit tests: `JobRun` driven by hand with fake nodes and hand-written outcomes.
 
 use std::any::Any;
-use std::panic::Location;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,78 +10,16 @@ use super::{Command, JobMetrics, JobRun};
 use crate::config::EngineConfig;
 use crate::error::{JobError, TaskFailure};
 use crate::executor::{ResultFn, StageWork, TaskOutcome, TaskSuccess};
-use crate::ids::{ExecutorId, IdGen, JobId, ShuffleId, StageId};
-use crate::lineage::{
-    Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, PartitionerKind, ShuffleDependency,
-};
+use crate::ids::{ExecutorId, JobId, ShuffleId, StageId};
+use crate::lineage::{Dependency, LineageNode};
 use crate::plan::{StageKind, plan_job};
 use crate::shuffle::{MapStatus, MemoryShuffleStore, ShuffleRegistry};
-use crate::task::{TaskContext, TaskDescriptor, TaskMetrics};
-
-/// A lineage node with given dependencies and partition count and nothing to compute.
-struct FakeNode {
-    meta: NodeMeta,
-    partitions: usize,
-    deps: Vec<Dependency>,
-}
-
-impl LineageNode for FakeNode {
-    fn meta(&self) -> &NodeMeta {
-        &self.meta
-    }
-
-    fn num_partitions(&self) -> usize {
-        self.partitions
-    }
-
-    fn dependencies(&self) -> &[Dependency] {
-        &self.deps
-    }
-}
-
-/// The scheduler only hands work out; it must never run a writer itself.
-struct NeverWriter;
-
-impl MapOutputWriter for NeverWriter {
-    fn write(&self, map: usize, _ctx: &TaskContext) -> Result<Vec<Bytes>, TaskFailure> {
-        panic!("the scheduler ran map task {map} itself")
-    }
-}
+use crate::task::{TaskDescriptor, TaskMetrics};
+use crate::test_support::Lineage;
 
 /// The result function of every test job: the state machine must never call it.
 fn never_run() -> Arc<ResultFn> {
     Arc::new(|p, _| panic!("the scheduler ran result task {p} itself"))
-}
-
-/// Fake lineage graphs with their own id generator.
-#[derive(Default)]
-struct Lineage {
-    ids: IdGen,
-}
-
-impl Lineage {
-    fn node(&self, op_name: &'static str, partitions: usize, deps: Vec<Dependency>) -> Arc<dyn LineageNode> {
-        let meta = NodeMeta { id: self.ids.node(), op_name, call_site: Location::caller() };
-        Arc::new(FakeNode { meta, partitions, deps })
-    }
-
-    fn source(&self, partitions: usize) -> Arc<dyn LineageNode> {
-        self.node("source", partitions, Vec::new())
-    }
-
-    /// The reduce side of a new shuffle of `parent` into `partitions` partitions.
-    fn shuffle(&self, parent: &Arc<dyn LineageNode>, partitions: usize) -> (Arc<dyn LineageNode>, ShuffleId) {
-        let desc = PartitionerDesc { kind: PartitionerKind::Hash, num_partitions: partitions };
-        let dep = Arc::new(ShuffleDependency::new(
-            self.ids.shuffle(),
-            Arc::clone(parent),
-            desc,
-            Arc::new(NeverWriter),
-            Weak::new(),
-        ));
-        let id = dep.shuffle_id;
-        (self.node("reduce", partitions, vec![Dependency::Shuffle(dep)]), id)
-    }
 }
 
 /// One job under test: the state machine, the registry it records map outputs in, and what
