@@ -13,7 +13,8 @@ use ember_engine::TaskFailure;
 
 use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::rdd::Rdd;
+use crate::rdd::{PartitionIter, Rdd};
+use ember_storage::object_file::ObjectFileWriter;
 
 fn call_site_string(location: &Location<'_>) -> String {
     format!("{}:{}", location.file(), location.line())
@@ -319,20 +320,126 @@ impl<T: Data> Rdd<T> {
     where
         T: Display,
     {
-        let output = Arc::new(self.context().storage().create_output(path, false)?);
+        self.save_as_text_file_with(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_text_file`], replacing whatever is at `path` when `mode` is
+    /// [`SaveMode::Overwrite`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![1, 2], 1).save_as_text_file("memory://t/out")?;
+    /// assert!(ctx.parallelize(vec![3], 1).save_as_text_file("memory://t/out").is_err());
+    /// ctx.parallelize(vec![3], 1).save_as_text_file_with("memory://t/out", SaveMode::Overwrite)?;
+    /// assert_eq!(ctx.text_file("memory://t/out", 1)?.collect()?, ["3"]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn save_as_text_file_with(&self, path: &str, mode: SaveMode) -> Result<()>
+    where
+        T: Display,
+    {
+        self.save_parts(path, mode, |iter, buf| {
+            let mut n = 0;
+            for x in iter {
+                writeln!(buf, "{x}").map_err(TaskFailure::error)?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Writes the elements as Ember object files (bincode records in length frames after a
+    /// versioned header, ending in a record count), one `part-NNNNN` per partition, with the
+    /// same commit protocol as [`Rdd::save_as_text_file`]. [`Context::object_file`] reads
+    /// them back; a truncated file or one of another format is an error naming the file.
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    ///
+    /// # Examples
+    /// See [`Context::object_file`].
+    ///
+    /// [`Context::object_file`]: crate::Context::object_file
+    pub fn save_as_object_file(&self, path: &str) -> Result<()> {
+        self.save_as_object_file_with(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_object_file`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    pub fn save_as_object_file_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        self.save_parts(path, mode, |iter, buf| {
+            let mut writer = ObjectFileWriter::new();
+            for x in iter {
+                writer.write(&x).map_err(TaskFailure::error)?;
+            }
+            let n = writer.count();
+            buf.extend_from_slice(&writer.finish());
+            Ok(n)
+        })
+    }
+
+    /// Writes each element as one line of JSON (`serde_json`), one `part-NNNNN` per
+    /// partition, with the same commit protocol as [`Rdd::save_as_text_file`]; read them back
+    /// with [`Context::json_file`] or any JSON-lines tool.
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`]; [`Error::Job`] when an element cannot be serialized
+    /// as JSON (a map with non-string keys, for instance).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![(1, "a".to_owned())], 1).save_as_json_file("memory://j/out")?;
+    /// assert_eq!(ctx.text_file("memory://j/out", 1)?.collect()?, [r#"[1,"a"]"#]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    ///
+    /// [`Context::json_file`]: crate::Context::json_file
+    pub fn save_as_json_file(&self, path: &str) -> Result<()> {
+        self.save_as_json_file_with(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_json_file`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_json_file`].
+    pub fn save_as_json_file_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        self.save_parts(path, mode, |iter, buf| {
+            let mut n = 0;
+            for x in iter {
+                serde_json::to_writer(&mut *buf, &x).map_err(TaskFailure::error)?;
+                buf.push(b'\n');
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Runs a job that encodes each partition with `encode` and writes it as one part of an
+    /// output committed at `path` (see [`ember_storage::OutputJob`]).
+    fn save_parts<F>(&self, path: &str, mode: SaveMode, encode: F) -> Result<()>
+    where
+        F: Fn(PartitionIter<T>, &mut Vec<u8>) -> Result<u64, TaskFailure> + Send + Sync + 'static,
+    {
+        let overwrite = mode == SaveMode::Overwrite;
+        let output = Arc::new(self.context().storage().create_output(path, overwrite)?);
         let writer = Arc::clone(&output);
         let job = self.context().run_all(self, move |p, iter, tc| {
             let mut buf: Vec<u8> = Vec::new();
-            let mut lines = 0u64;
-            for x in iter {
-                writeln!(buf, "{x}").map_err(TaskFailure::error)?;
-                lines += 1;
-            }
+            let records = encode(iter, &mut buf)?;
             if tc.has_failed() {
                 // The stream was cut short; the runner reports the recorded failure.
                 return Ok(());
             }
-            tc.add_records_written(lines);
+            tc.add_records_written(records);
             writer.write_part(p, tc.attempt() as usize, Bytes::from(buf)).map_err(TaskFailure::error)
         });
         match job {
@@ -343,6 +450,16 @@ impl<T: Data> Rdd<T> {
             }
         }
     }
+}
+
+/// What a save does when its output location already holds data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SaveMode {
+    /// Fail with [`Error::Storage`] naming the location (Spark's default).
+    #[default]
+    ErrorIfExists,
+    /// Delete everything under the location first, then write.
+    Overwrite,
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub mod partitioner;
 pub mod prelude;
 pub mod rdd;
 
+pub use actions::SaveMode;
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use error::{Error, Result};
@@ -62,6 +63,9 @@ pub use rdd::{Compute, PartitionIter, Rdd};
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The storage layer: URLs, listings, splits, object files and output commits.
+pub use ember_storage as storage;
 
 /// Engine types that appear in the API: job metrics, and what a custom [`Compute`] node needs.
 pub mod engine {

@@ -63,7 +63,7 @@ impl OutputJob {
         if root.path.parts_count() == 0 {
             return Err(StorageError::invalid(url, "an output needs its own directory below the store root"));
         }
-        let store = storage.store(&root.key);
+        let store = storage.store(&root)?;
         let path = root.path.clone();
         let owned = url.to_owned();
         let exists = storage.run(url, async move {
@@ -103,7 +103,7 @@ impl OutputJob {
     /// [`StorageError::Io`] if the write fails; nothing is recorded then.
     pub fn write_part(&self, partition: usize, attempt: usize, bytes: Bytes) -> Result<()> {
         let location = self.attempt_file(partition, attempt);
-        let store = self.storage.store(&location.key);
+        let store = self.storage.store(&location)?;
         let url = location.url();
         let owned = url.clone();
         self.storage.run(&url, async move {
@@ -143,7 +143,7 @@ impl OutputJob {
                 })
                 .collect::<Result<Vec<_>>>()?
         };
-        let store = self.storage.store(&self.root.key);
+        let store = self.storage.store(&self.root)?;
         let success = self.root.child(SUCCESS);
         let url = self.url.clone();
         self.storage.run(&self.url, async move {
@@ -207,7 +207,7 @@ mod tests {
 
     fn names(storage: &Storage, url: &str) -> Vec<String> {
         let root = Location::parse(url).unwrap();
-        let store = storage.store(&root.key);
+        let store = storage.store(&root).unwrap();
         let mut names: Vec<String> = storage
             .run(url, async move {
                 let metas: Vec<_> = store.list(Some(&root.path)).try_collect().await.unwrap();

@@ -55,11 +55,15 @@
 
 pub mod codec;
 pub mod commit;
+pub mod compression;
 pub mod error;
 pub mod io;
 pub mod lines;
 pub mod listing;
+pub mod object_file;
+pub mod options;
 pub mod split;
+pub mod testing;
 mod url;
 
 pub use commit::OutputJob;
@@ -67,4 +71,6 @@ pub use error::{CodecError, Result, StorageError};
 pub use io::Storage;
 pub use lines::SplitLines;
 pub use listing::InputFile;
+pub use object_store;
+pub use options::StorageOptions;
 pub use split::{FileSplit, LOCAL_BLOCK_SIZE, plan_splits};

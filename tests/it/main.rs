@@ -6,6 +6,7 @@ mod operators;
 mod planner;
 mod properties;
 mod send_sync;
+mod storage;
 
 /// What a test returns: any error fails it with its message.
 type TestResult = Result<(), Box<dyn std::error::Error>>;

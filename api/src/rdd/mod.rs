@@ -7,6 +7,7 @@
 //! one iterator, without materialising anything in between.
 
 pub(crate) mod cogroup;
+pub(crate) mod file_source;
 pub(crate) mod map_partitions;
 pub(crate) mod parallelize;
 pub(crate) mod shuffled;
