@@ -8,7 +8,6 @@ use std::io::Write;
 use std::panic::Location;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ember_engine::TaskFailure;
 
 use crate::data::Data;
@@ -374,13 +373,13 @@ impl<T: Data> Rdd<T> {
     /// # Errors
     /// As [`Rdd::save_as_text_file`].
     pub fn save_as_object_file_with(&self, path: &str, mode: SaveMode) -> Result<()> {
-        self.save_parts(path, mode, |iter, buf| {
-            let mut writer = ObjectFileWriter::new();
+        self.save_parts(path, mode, |iter, out| {
+            let mut writer = ObjectFileWriter::new(out).map_err(TaskFailure::error)?;
             for x in iter {
                 writer.write(&x).map_err(TaskFailure::error)?;
             }
             let n = writer.count();
-            buf.extend_from_slice(&writer.finish());
+            writer.finish().map_err(TaskFailure::error)?;
             Ok(n)
         })
     }
@@ -416,31 +415,39 @@ impl<T: Data> Rdd<T> {
             let mut n = 0;
             for x in iter {
                 serde_json::to_writer(&mut *buf, &x).map_err(TaskFailure::error)?;
-                buf.push(b'\n');
+                buf.write_all(b"\n").map_err(TaskFailure::error)?;
                 n += 1;
             }
             Ok(n)
         })
     }
 
-    /// Runs a job that encodes each partition with `encode` and writes it as one part of an
-    /// output committed at `path` (see [`ember_storage::OutputJob`]).
+    /// Runs a job that encodes each partition with `encode` into a streaming part writer
+    /// (one put for a small part, a multipart upload with bounded memory for a large one),
+    /// as one part of an output committed at `path` (see [`ember_storage::OutputJob`]).
     fn save_parts<F>(&self, path: &str, mode: SaveMode, encode: F) -> Result<()>
     where
-        F: Fn(PartitionIter<T>, &mut Vec<u8>) -> Result<u64, TaskFailure> + Send + Sync + 'static,
+        F: Fn(PartitionIter<T>, &mut dyn Write) -> Result<u64, TaskFailure> + Send + Sync + 'static,
     {
         let overwrite = mode == SaveMode::Overwrite;
         let output = Arc::new(self.context().storage().create_output(path, overwrite)?);
         let writer = Arc::clone(&output);
         let job = self.context().run_all(self, move |p, iter, tc| {
-            let mut buf: Vec<u8> = Vec::new();
-            let records = encode(iter, &mut buf)?;
+            let mut part = writer.part_writer(p, tc.attempt() as usize).map_err(TaskFailure::error)?;
+            let records = {
+                // Many small writes (one per line) go through a buffer to the part writer.
+                let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut part);
+                let records = encode(iter, &mut buffered)?;
+                buffered.flush().map_err(TaskFailure::error)?;
+                records
+            };
             if tc.has_failed() {
-                // The stream was cut short; the runner reports the recorded failure.
+                // The stream was cut short; dropping the writer aborts its upload, and the
+                // runner reports the recorded failure.
                 return Ok(());
             }
             tc.add_records_written(records);
-            writer.write_part(p, tc.attempt() as usize, Bytes::from(buf)).map_err(TaskFailure::error)
+            part.finish().map(|_| ()).map_err(TaskFailure::error)
         });
         match job {
             Ok(_) => Ok(output.commit(self.num_partitions())?),

@@ -66,7 +66,7 @@ pub mod split;
 pub mod testing;
 mod url;
 
-pub use commit::OutputJob;
+pub use commit::{OutputJob, PartWriter};
 pub use error::{CodecError, Result, StorageError};
 pub use io::Storage;
 pub use lines::SplitLines;

@@ -14,7 +14,8 @@
 //! the asked type is a [`StorageError::Format`] naming the file, never
 //! garbage values.
 
-use bytes::Bytes;
+use std::io::Write;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -30,62 +31,54 @@ const END: u32 = u32::MAX;
 /// The name used in errors.
 const FORMAT: &str = "Ember object";
 
-/// Builds one object file in memory, record by record.
+/// Writes one object file, record by record, into any `std::io::Write` (a `Vec<u8>`, or a
+/// [`crate::PartWriter`] streaming to a store).
 ///
 /// # Examples
 /// ```
 /// use ember_storage::object_file::{ObjectFileWriter, read_object_file};
 ///
-/// let mut w = ObjectFileWriter::new();
+/// let mut w = ObjectFileWriter::new(Vec::new())?;
 /// w.write(&("a".to_owned(), 1u32))?;
 /// w.write(&("b".to_owned(), 2u32))?;
-/// let bytes = w.finish();
+/// let bytes = w.finish()?;
 /// let back: Vec<(String, u32)> = read_object_file(&bytes, "memory://x/part-00000")?;
 /// assert_eq!(back, [("a".to_owned(), 1), ("b".to_owned(), 2)]);
-/// # Ok::<(), ember_storage::StorageError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-pub struct ObjectFileWriter {
-    buf: Vec<u8>,
+pub struct ObjectFileWriter<W: Write> {
+    out: W,
+    scratch: Vec<u8>,
     count: u64,
 }
 
-impl Default for ObjectFileWriter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ObjectFileWriter {
-    /// An empty file: just the header.
-    pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(4096);
-        buf.extend_from_slice(MAGIC);
-        buf.extend_from_slice(&VERSION.to_le_bytes());
-        buf.extend_from_slice(&0u16.to_le_bytes());
-        Self { buf, count: 0 }
-    }
-
-    /// Appends one record. Cost: one encoding pass, amortised growth.
+impl<W: Write> ObjectFileWriter<W> {
+    /// Starts a file in `out` by writing the header.
     ///
     /// # Errors
-    /// [`StorageError::Codec`] if the value cannot be encoded (the file is
-    /// left as it was), or a record of 4 GiB or more.
-    pub fn write<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        let len = match codec::encode_into(value, &mut self.buf) {
-            Ok(len) if len < END as usize => len as u32,
-            Ok(len) => {
-                self.buf.truncate(at);
-                return Err(StorageError::format("(writing)", FORMAT, format!("a record of {len} bytes is too large")));
-            }
-            Err(e) => {
-                self.buf.truncate(at);
-                return Err(e);
-            }
-        };
-        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    /// The writer's error.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        out.write_all(MAGIC)?;
+        out.write_all(&VERSION.to_le_bytes())?;
+        out.write_all(&0u16.to_le_bytes())?;
+        Ok(Self { out, scratch: Vec::new(), count: 0 })
+    }
+
+    /// Appends one record. Cost: one encoding pass into a reused buffer, one write.
+    ///
+    /// # Errors
+    /// The writer's error, or an error wrapping [`StorageError::Codec`] if the value cannot
+    /// be encoded (nothing is written then), or a record of 4 GiB or more.
+    pub fn write<T: Serialize + ?Sized>(&mut self, value: &T) -> std::io::Result<()> {
+        self.scratch.clear();
+        let len = codec::encode_into(value, &mut self.scratch).map_err(std::io::Error::other)?;
+        let len = u32::try_from(len)
+            .ok()
+            .filter(|&l| l != END)
+            .ok_or_else(|| std::io::Error::other(format!("a record of {len} bytes is too large for an object file")))?;
+        self.out.write_all(&len.to_le_bytes())?;
+        self.out.write_all(&self.scratch)?;
         self.count += 1;
         Ok(())
     }
@@ -95,21 +88,14 @@ impl ObjectFileWriter {
         self.count
     }
 
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Whether no record has been written.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Appends the end marker and returns the file's bytes.
-    pub fn finish(mut self) -> Bytes {
-        self.buf.extend_from_slice(&END.to_le_bytes());
-        self.buf.extend_from_slice(&self.count.to_le_bytes());
-        Bytes::from(self.buf)
+    /// Appends the end marker and returns the writer.
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.write_all(&END.to_le_bytes())?;
+        self.out.write_all(&self.count.to_le_bytes())?;
+        Ok(self.out)
     }
 }
 
@@ -158,12 +144,13 @@ pub fn read_object_file<T: DeserializeOwned>(bytes: &[u8], url: &str) -> Result<
 mod tests {
     use super::*;
 
-    fn file(n: u32) -> Bytes {
-        let mut w = ObjectFileWriter::new();
+    fn file(n: u32) -> Vec<u8> {
+        let mut w = ObjectFileWriter::new(Vec::new()).unwrap();
         for i in 0..n {
             w.write(&(i, format!("v{i}"))).unwrap();
         }
-        w.finish()
+        assert_eq!(w.count(), u64::from(n));
+        w.finish().unwrap()
     }
 
     #[test]
@@ -185,7 +172,7 @@ mod tests {
 
     #[test]
     fn other_versions_formats_and_types_are_refused() {
-        let mut bytes = file(2).to_vec();
+        let mut bytes = file(2);
         bytes[8] = 9;
         let err = read_object_file::<(u32, String)>(&bytes, "f").unwrap_err();
         assert!(err.to_string().contains("version 9"), "{err}");

@@ -108,6 +108,23 @@ fn text_output_commits_parts_and_success_and_refuses_to_overwrite() -> TestResul
     Ok(())
 }
 
+#[test]
+fn a_large_part_streams_out_in_chunks_and_reads_back_whole() -> TestResult {
+    let expected = lines(300_000); // about 18 MiB in one partition: more than two 8 MiB chunks
+    for b in backends("large-part") {
+        let ctx = context()?;
+        let out = format!("{}/big", b.root);
+        ctx.parallelize(expected.clone(), 1).save_as_text_file(&out)?;
+        let files = ctx.storage().list_inputs(&out)?;
+        assert_eq!(files.len(), 1, "{}", b.name);
+        assert!(files[0].size > 2 * ember::storage::commit::PART_CHUNK as u64, "{}: {}", b.name, files[0].size);
+        let back = ctx.text_file(&out, 4)?;
+        assert_eq!(back.count()?, expected.len() as u64, "{}", b.name);
+        assert_eq!(back.take(3)?, expected[..3], "{}", b.name);
+    }
+    Ok(())
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Visit {
     page: String,
