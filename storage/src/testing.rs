@@ -41,12 +41,19 @@ pub struct FailFirst {
     inner: Arc<dyn ObjectStore>,
     remaining: AtomicUsize,
     injected: AtomicUsize,
+    deny: bool,
 }
 
 impl FailFirst {
     /// Wraps `inner`; the next `n` data calls fail.
     pub fn new(inner: Arc<dyn ObjectStore>, n: usize) -> Self {
-        Self { inner, remaining: AtomicUsize::new(n), injected: AtomicUsize::new(0) }
+        Self { inner, remaining: AtomicUsize::new(n), injected: AtomicUsize::new(0), deny: false }
+    }
+
+    /// Like [`FailFirst::new`], but the failures are `PermissionDenied`, as a store answers
+    /// when the credentials lack access.
+    pub fn denying(inner: Arc<dyn ObjectStore>, n: usize) -> Self {
+        Self { deny: true, ..Self::new(inner, n) }
     }
 
     /// Makes the next `n` data calls fail (replacing any failures still pending).
@@ -63,6 +70,12 @@ impl FailFirst {
         let take = self.remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         if take.is_ok() {
             self.injected.fetch_add(1, Ordering::SeqCst);
+            if self.deny {
+                return Err(object_store::Error::PermissionDenied {
+                    path: location.to_string(),
+                    source: format!("injected: access denied on {what}").into(),
+                });
+            }
             return Err(object_store::Error::Generic {
                 store: "FailFirst",
                 source: format!("injected transient failure on {what} {location}").into(),

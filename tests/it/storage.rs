@@ -317,6 +317,21 @@ fn bad_inputs_are_clear_errors_naming_the_url() -> TestResult {
 }
 
 #[test]
+fn a_permission_error_names_the_url() -> TestResult {
+    let ctx = Context::builder().threads(2).max_task_attempts(1).build()?;
+    let denied = Arc::new(FailFirst::denying(Arc::new(InMemory::new()), 0));
+    ctx.storage().register_store("s3://locked", denied.clone())?;
+    ctx.storage().put("s3://locked/in/a.txt", "x\n".into())?;
+    denied.fail_next(usize::MAX);
+    let err = ctx.storage().get("s3://locked/in/a.txt").unwrap_err();
+    assert!(matches!(err, StorageError::PermissionDenied { .. }), "{err:?}");
+    assert!(err.to_string().contains("s3://locked/in/a.txt") && err.to_string().contains("permission denied"));
+    let err = ctx.text_file("s3://locked/in", 1)?.collect().unwrap_err().to_string();
+    assert!(err.contains("s3://locked/in/a.txt") && err.contains("permission denied"), "{err}");
+    Ok(())
+}
+
+#[test]
 fn a_missing_bucket_is_an_error_naming_the_url() -> TestResult {
     let Ok(base) = std::env::var(S3_ENV) else {
         eprintln!("SKIPPING a_missing_bucket_is_an_error_naming_the_url: {S3_ENV} is not set");
