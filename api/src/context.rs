@@ -395,6 +395,26 @@ impl Context {
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
+    /// Reads Parquet files (a file, a directory's visible files, or a glob) into `T`, one
+    /// partition per file: the files [`Rdd::save_as_parquet`] writes, or any Parquet file
+    /// whose columns match `T`'s fields (serde_arrow). Each file is read whole.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] naming the path when nothing is there; when a job runs,
+    /// [`Error::Job`] whose cause names a file that is not Parquet or does not match `T`.
+    ///
+    /// # Examples
+    /// See [`Rdd::save_as_parquet`].
+    #[track_caller]
+    pub fn read_parquet<T: Data>(&self, path: &str) -> Result<Rdd<T>> {
+        let meta = self.new_meta("read_parquet", Location::caller());
+        let read: ReadSplit<T> = Arc::new(|storage: &Storage, split: &FileSplit| {
+            let bytes = storage.get(&split.file.url)?;
+            crate::parquet_io::read_rows(bytes, &split.file.url)
+        });
+        self.file_source(meta, path, read)
+    }
+
     /// One partition per input file at `path`, each decoded by `read`.
     fn file_source<T: Data>(&self, meta: NodeMeta, path: &str, read: ReadSplit<T>) -> Result<Rdd<T>> {
         let files = self.inner.storage.list_inputs(path)?;

@@ -47,6 +47,7 @@ pub mod corpus;
 pub mod data;
 pub mod error;
 pub mod pair;
+mod parquet_io;
 pub mod partitioner;
 pub mod prelude;
 pub mod rdd;

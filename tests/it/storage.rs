@@ -184,6 +184,24 @@ fn json_lines_round_trip_and_bad_lines_name_the_file() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn parquet_round_trips_and_a_non_parquet_file_is_an_error_naming_it() -> TestResult {
+    for b in backends("parquet") {
+        let ctx = context()?;
+        let out = format!("{}/visits.parquet", b.root);
+        ctx.parallelize(visits(20_000), 3).save_as_parquet(&out)?;
+        let head = ctx.storage().get(&format!("{out}/part-00000"))?;
+        assert_eq!(&head[..4], b"PAR1", "{}: Parquet magic", b.name);
+        assert_eq!(ctx.read_parquet::<Visit>(&out)?.collect()?, visits(20_000), "{}", b.name);
+
+        let text = format!("{}/plain.txt", b.root);
+        ctx.storage().put(&text, "not parquet\n".into())?;
+        let err = ctx.read_parquet::<Visit>(&text)?.collect().unwrap_err().to_string();
+        assert!(err.contains("plain.txt") && err.contains("Parquet"), "{}: {err}", b.name);
+    }
+    Ok(())
+}
+
 /// `printf 'hello\nworld\n' | zstd -c`.
 const HELLO_ZST: &[u8] = &[
     0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58, 0x61, 0x00, 0x00, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x0a, 0x77, 0x6f, 0x72, 0x6c,
