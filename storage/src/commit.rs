@@ -231,7 +231,7 @@ impl OutputJob {
 ///
 /// `std::io::Write`: a failed upload surfaces as an `io::Error` wrapping the
 /// [`StorageError`]. Every write blocks only when a chunk is full and the
-/// upload has [`UPLOAD_CONCURRENCY`] chunks in flight.
+/// upload has 4 chunks in flight.
 pub struct PartWriter<'a> {
     job: &'a OutputJob,
     partition: usize,

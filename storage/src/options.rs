@@ -37,7 +37,7 @@ use crate::url::{Location, Scheme};
 /// let storage = Storage::with_options(options)?;
 /// # Ok::<(), ember_storage::StorageError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StorageOptions {
     options: Vec<(String, String)>,
     retry: RetryConfig,
@@ -49,6 +49,14 @@ impl Default for StorageOptions {
     /// 15 s, doubling.
     fn default() -> Self {
         Self { options: Vec::new(), retry: RetryConfig::default() }
+    }
+}
+
+impl std::fmt::Debug for StorageOptions {
+    /// Lists the option keys only: values may be secrets (`aws_secret_access_key`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.options.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("StorageOptions").field("keys", &keys).field("retry", &self.retry).finish()
     }
 }
 
@@ -171,6 +179,13 @@ mod tests {
         assert_eq!(ok.options()[0].0, "aws_endpoint");
         let err = StorageOptions::default().option("aws_endpont", "x").validate().unwrap_err();
         assert!(err.to_string().contains("aws_endpont"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_option_values() {
+        let o = StorageOptions::default().option("aws_secret_access_key", "hunter2");
+        let shown = format!("{o:?}");
+        assert!(shown.contains("aws_secret_access_key") && !shown.contains("hunter2"), "{shown}");
     }
 
     #[test]
