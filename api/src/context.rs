@@ -124,6 +124,14 @@ impl ContextBuilder {
         self
     }
 
+    /// Replaces all storage settings at once (options, retry policy and backoff), for the
+    /// settings [`ContextBuilder::storage_option`] and [`ContextBuilder::storage_retry`] do
+    /// not cover.
+    pub fn storage_options(mut self, options: StorageOptions) -> Self {
+        self.storage = options;
+        self
+    }
+
     /// Starts the context.
     ///
     /// # Errors
@@ -263,14 +271,17 @@ impl Context {
         Rdd::from_node(Arc::new(RangeNode::new(meta, start, end, step, slices)), self.clone())
     }
 
-    /// The lines of a text file or of every visible file of a directory (names starting with
-    /// `_` or `.` are skipped, as Hadoop does), as an `Rdd<String>`.
+    /// The lines of a text file, of every visible file of a directory (names starting with
+    /// `_` or `.` are skipped, as Hadoop does), or of every file matching a glob
+    /// (`s3://bucket/logs/2026-*/*.txt`), as an `Rdd<String>`. `path` is a bare path or a
+    /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`.
     ///
     /// Files are split into byte ranges as Hadoop's `FileInputFormat` does: at least
-    /// `min_partitions` splits overall, at most 32 MiB each. A split yields every line that
-    /// *starts* inside it, reading past its end to finish its last line, so no line is lost or
-    /// read twice. Lines end at `\n`; a trailing `\r` is removed; invalid UTF-8 is replaced
-    /// with U+FFFD. The file list is read now; the contents when a job runs.
+    /// `min_partitions` splits overall, at most 32 MiB each, each read with one ranged read.
+    /// A split yields every line that *starts* inside it, reading past its end to finish its
+    /// last line, so no line is lost or read twice. `.gz` and `.zst` files are decompressed
+    /// and are one split each. Lines end at `\n`; a trailing `\r` is removed; invalid UTF-8 is
+    /// replaced with U+FFFD. The file list is read now; the contents when a job runs.
     ///
     /// # Errors
     /// [`Error::Storage`] naming the path when it does not exist or cannot be listed.

@@ -334,6 +334,67 @@ fn bad_inputs_are_clear_errors_naming_the_url() -> TestResult {
     Ok(())
 }
 
+/// A TCP proxy in front of `upstream` that answers the first `fail` connections with
+/// `503 Service Unavailable` and forwards every later one. Returns its `http://` URL and the
+/// count of refused connections.
+fn flaky_proxy(upstream: &str, fail: usize) -> std::io::Result<(String, Arc<std::sync::atomic::AtomicUsize>)> {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&refused);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            if counter.load(Ordering::SeqCst) < fail {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut client = client;
+                let mut head = [0u8; 4096];
+                let _ = client.read(&mut head);
+                let _ = client
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                continue;
+            }
+            let Ok(server) = TcpStream::connect(&upstream) else { continue };
+            let (mut c2, mut s2) =
+                (client.try_clone().expect("clone socket"), server.try_clone().expect("clone socket"));
+            let (mut c1, mut s1) = (client, server);
+            std::thread::spawn(move || std::io::copy(&mut c1, &mut s1));
+            std::thread::spawn(move || std::io::copy(&mut s2, &mut c2));
+        }
+    });
+    Ok((url, refused))
+}
+
+#[test]
+fn s3_requests_survive_transient_503s_through_the_retry_policy() -> TestResult {
+    let (Ok(_), Ok(endpoint)) = (std::env::var(S3_ENV), std::env::var("AWS_ENDPOINT")) else {
+        eprintln!("SKIPPING s3_requests_survive_transient_503s_through_the_retry_policy: {S3_ENV} is not set");
+        return Ok(());
+    };
+    let (proxy, refused) = flaky_proxy(&endpoint, 3)?;
+    let options = ember::storage::StorageOptions::default()
+        .option("aws_endpoint", proxy)
+        .retry(5, Duration::from_secs(30))
+        .backoff(Duration::from_millis(10), Duration::from_millis(100), 2.0);
+    // One attempt per task: only the store's own retries can save the job.
+    let ctx = Context::builder().threads(2).max_task_attempts(1).storage_options(options).build()?;
+    let url = format!("{}/retry-503-{}/in.txt", std::env::var(S3_ENV)?, std::process::id());
+    ctx.storage().put(&url, (lines(2000).join("\n") + "\n").into())?;
+    assert_eq!(refused.load(Ordering::SeqCst), 3, "the failures were injected");
+    assert_eq!(ctx.text_file(&url, 3)?.count()?, 2000);
+
+    // Without retries the same failure reaches the user, naming the URL.
+    let (proxy, _) = flaky_proxy(&endpoint, 1)?;
+    let options =
+        ember::storage::StorageOptions::default().option("aws_endpoint", proxy).retry(0, Duration::from_secs(5));
+    let ctx = Context::builder().threads(1).storage_options(options).build()?;
+    let err = ctx.storage().put(&url, "x".into()).unwrap_err().to_string();
+    assert!(err.contains(&url) && err.contains("503"), "{err}");
+    Ok(())
+}
+
 #[test]
 fn a_permission_error_names_the_url() -> TestResult {
     let ctx = Context::builder().threads(2).max_task_attempts(1).build()?;
