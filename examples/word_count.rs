@@ -4,9 +4,11 @@
 //! cargo run --release --example word_count -- [INPUT] [OUTPUT_DIR]
 //! ```
 //!
-//! INPUT is a file or a directory; without it a 256 MiB synthetic corpus is generated once
-//! under `target/ember-data/` and counted. With OUTPUT_DIR, `word<TAB>count` lines are
-//! written there (`part-NNNNN` files and `_SUCCESS`). Threads come from `EMBER_MASTER`
+//! INPUT is a file, a directory or a glob, as a path or a URL (`file://`, `s3://bucket/in`,
+//! `gs://`, `az://`, `http(s)://`; S3 credentials and endpoint from `AWS_*` variables);
+//! without it a 256 MiB synthetic corpus is generated once under `target/ember-data/` and
+//! counted. With OUTPUT_DIR (a path or URL that must not exist yet), `word<TAB>count` lines
+//! are written there (`part-NNNNN` files and `_SUCCESS`). Threads come from `EMBER_MASTER`
 //! (`local[2]`, `local[*]`; default: all cores). `RUST_LOG=ember_engine=info` logs jobs and
 //! stages.
 
@@ -32,7 +34,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let output = args.next();
 
     let ctx = Context::from_env()?;
-    let input_bytes = local_size(Path::new(&input));
+    let input_bytes: u64 = ctx.storage().list_inputs(&input)?.iter().map(|f| f.size).sum();
     let started = Instant::now();
 
     let counts = ctx
@@ -77,17 +79,4 @@ fn default_corpus() -> std::io::Result<String> {
     }
     ember::corpus::ensure(&path, DEFAULT_CORPUS_BYTES)?;
     Ok(path.to_string_lossy().into_owned())
-}
-
-/// Total size of a local file or directory's files (0 when it cannot be read locally).
-fn local_size(path: &Path) -> u64 {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => m.len(),
-        Ok(m) if m.is_dir() => std::fs::read_dir(path)
-            .map(|entries| {
-                entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
-            })
-            .unwrap_or(0),
-        _ => 0,
-    }
 }

@@ -8,12 +8,12 @@ use std::io::Write;
 use std::panic::Location;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ember_engine::TaskFailure;
 
 use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::rdd::Rdd;
+use crate::rdd::{PartitionIter, Rdd};
+use ember_storage::object_file::ObjectFileWriter;
 
 fn call_site_string(location: &Location<'_>) -> String {
     format!("{}:{}", location.file(), location.line())
@@ -392,21 +392,177 @@ impl<T: Data> Rdd<T> {
     where
         T: Display,
     {
-        let output = Arc::new(self.context().storage().create_output(path, false)?);
-        let writer = Arc::clone(&output);
-        let job = self.context().run_all(self, move |p, iter, tc| {
-            let mut buf: Vec<u8> = Vec::new();
-            let mut lines = 0u64;
+        self.save_as_text_file_with(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_text_file`], replacing whatever is at `path` when `mode` is
+    /// [`SaveMode::Overwrite`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![1, 2], 1).save_as_text_file("memory://t/out")?;
+    /// assert!(ctx.parallelize(vec![3], 1).save_as_text_file("memory://t/out").is_err());
+    /// ctx.parallelize(vec![3], 1).save_as_text_file_with("memory://t/out", SaveMode::Overwrite)?;
+    /// assert_eq!(ctx.text_file("memory://t/out", 1)?.collect()?, ["3"]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn save_as_text_file_with(&self, path: &str, mode: SaveMode) -> Result<()>
+    where
+        T: Display,
+    {
+        self.save_parts(path, mode, |iter, buf| {
+            let mut n = 0;
             for x in iter {
                 writeln!(buf, "{x}").map_err(TaskFailure::error)?;
-                lines += 1;
+                n += 1;
             }
+            Ok(n)
+        })
+    }
+
+    /// Writes the elements as Ember object files (bincode records in length frames after a
+    /// versioned header, ending in a record count), one `part-NNNNN` per partition, with the
+    /// same commit protocol as [`Rdd::save_as_text_file`]. [`Context::object_file`] reads
+    /// them back; a truncated file or one of another format is an error naming the file.
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    ///
+    /// # Examples
+    /// See [`Context::object_file`].
+    ///
+    /// [`Context::object_file`]: crate::Context::object_file
+    pub fn save_as_object_file(&self, path: &str) -> Result<()> {
+        self.save_as_object_file_with(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_object_file`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    pub fn save_as_object_file_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        self.save_parts(path, mode, |iter, out| {
+            let mut writer = ObjectFileWriter::new(out).map_err(TaskFailure::error)?;
+            for x in iter {
+                writer.write(&x).map_err(TaskFailure::error)?;
+            }
+            let n = writer.count();
+            writer.finish().map_err(TaskFailure::error)?;
+            Ok(n)
+        })
+    }
+
+    /// Writes each element as one line of JSON (`serde_json`), one `part-NNNNN` per
+    /// partition, with the same commit protocol as [`Rdd::save_as_text_file`]; read them back
+    /// with [`Context::json_file`] or any JSON-lines tool.
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`]; [`Error::Job`] when an element cannot be serialized
+    /// as JSON (a map with non-string keys, for instance).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![(1, "a".to_owned())], 1).save_as_json_file("memory://j/out")?;
+    /// assert_eq!(ctx.text_file("memory://j/out", 1)?.collect()?, [r#"[1,"a"]"#]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    ///
+    /// [`Context::json_file`]: crate::Context::json_file
+    pub fn save_as_json_file(&self, path: &str) -> Result<()> {
+        self.save_as_json_file_with(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_json_file`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_json_file`].
+    pub fn save_as_json_file_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        self.save_parts(path, mode, |iter, buf| {
+            let mut n = 0;
+            for x in iter {
+                serde_json::to_writer(&mut *buf, &x).map_err(TaskFailure::error)?;
+                buf.write_all(b"\n").map_err(TaskFailure::error)?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Writes the elements as Parquet files (snappy), one `part-NNNNN` file per partition,
+    /// with the same commit protocol as [`Rdd::save_as_text_file`]. `T` must be a record (a
+    /// struct, or a tuple with columns `0`, `1`, ...): its Arrow schema is traced from its
+    /// serde implementation (serde_arrow), and rows are written in batches of 8192. Other
+    /// Arrow tools read the files; [`Context::read_parquet`] reads them back.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] as in [`Rdd::save_as_text_file`], or [`Error::Storage`] with a
+    /// `Format` error when `T` cannot be mapped to Arrow columns; [`Error::Job`] when a
+    /// task fails.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// struct Sale { item: String, cents: i64, note: Option<String> }
+    ///
+    /// let ctx = Context::local(2)?;
+    /// let sales = vec![Sale { item: "tea".into(), cents: 350, note: None },
+    ///                  Sale { item: "cake".into(), cents: 420, note: Some("fresh".into()) }];
+    /// ctx.parallelize(sales.clone(), 2).save_as_parquet("memory://pq/sales")?;
+    /// assert_eq!(ctx.read_parquet::<Sale>("memory://pq/sales")?.collect()?, sales);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    ///
+    /// [`Context::read_parquet`]: crate::Context::read_parquet
+    pub fn save_as_parquet(&self, path: &str) -> Result<()> {
+        self.save_as_parquet_with(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_parquet`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_parquet`].
+    pub fn save_as_parquet_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        let fields = crate::parquet_io::fields_of::<T>()
+            .map_err(|reason| ember_storage::StorageError::format(path, "Parquet", reason))?;
+        self.save_parts(path, mode, move |iter, out| {
+            crate::parquet_io::write_rows(&fields, iter, out).map_err(TaskFailure::error)
+        })
+    }
+
+    /// Runs a job that encodes each partition with `encode` into a streaming part writer
+    /// (one put for a small part, a multipart upload with bounded memory for a large one),
+    /// as one part of an output committed at `path` (see [`ember_storage::OutputJob`]).
+    fn save_parts<F>(&self, path: &str, mode: SaveMode, encode: F) -> Result<()>
+    where
+        F: Fn(PartitionIter<T>, &mut (dyn Write + Send)) -> Result<u64, TaskFailure> + Send + Sync + 'static,
+    {
+        let overwrite = mode == SaveMode::Overwrite;
+        let output = Arc::new(self.context().storage().create_output(path, overwrite)?);
+        let writer = Arc::clone(&output);
+        let job = self.context().run_all(self, move |p, iter, tc| {
+            let mut part = writer.part_writer(p, tc.attempt() as usize).map_err(TaskFailure::error)?;
+            let records = {
+                // Many small writes (one per line) go through a buffer to the part writer.
+                let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut part);
+                let records = encode(iter, &mut buffered)?;
+                buffered.flush().map_err(TaskFailure::error)?;
+                records
+            };
             if tc.has_failed() {
-                // The stream was cut short; the runner reports the recorded failure.
+                // The stream was cut short; dropping the writer aborts its upload, and the
+                // runner reports the recorded failure.
                 return Ok(());
             }
-            tc.add_records_written(lines);
-            writer.write_part(p, tc.attempt() as usize, Bytes::from(buf)).map_err(TaskFailure::error)
+            tc.add_records_written(records);
+            part.finish().map(|_| ()).map_err(TaskFailure::error)
         });
         match job {
             Ok(_) => Ok(output.commit(self.num_partitions())?),
@@ -416,6 +572,16 @@ impl<T: Data> Rdd<T> {
             }
         }
     }
+}
+
+/// What a save does when its output location already holds data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SaveMode {
+    /// Fail with [`Error::Storage`] naming the location (Spark's default).
+    #[default]
+    ErrorIfExists,
+    /// Delete everything under the location first, then write.
+    Overwrite,
 }
 
 #[cfg(test)]

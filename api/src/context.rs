@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use ember_engine::lineage::NodeMeta;
 use ember_engine::{EngineConfig, EngineContext, JobMetrics, TaskContext, TaskFailure};
-use ember_storage::{Storage, plan_splits};
+use ember_storage::object_file::read_object_file;
+use ember_storage::{FileSplit, Storage, StorageError, StorageOptions, plan_splits};
+use serde::de::DeserializeOwned;
 
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::rdd::file_source::{FileSourceNode, ReadSplit};
 use crate::rdd::parallelize::{ParallelCollectionNode, RangeNode};
 use crate::rdd::text_file::TextFileNode;
 use crate::rdd::{PartitionIter, Rdd};
@@ -44,6 +47,21 @@ struct Inner {
 }
 
 /// Builds a [`Context`] with settings beyond the thread count.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ember::prelude::*;
+///
+/// let ctx = Context::builder()
+///     .threads(2)
+///     .storage_option("aws_region", "eu-west-1") // on top of the AWS_* environment
+///     .storage_retry(5, Duration::from_secs(60))
+///     .build()?;
+/// assert_eq!(ctx.parallelism(), 2);
+/// # Ok::<(), ember::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct ContextBuilder {
     master: Option<String>,
@@ -51,6 +69,7 @@ pub struct ContextBuilder {
     app_name: Option<String>,
     max_task_attempts: Option<u32>,
     default_parallelism: Option<usize>,
+    storage: StorageOptions,
 }
 
 impl ContextBuilder {
@@ -86,12 +105,39 @@ impl ContextBuilder {
         self
     }
 
+    /// Sets the object-store option `key` (an `object_store` configuration key such as
+    /// `aws_endpoint`, `aws_region`, `aws_allow_http`, `google_service_account`,
+    /// `azure_storage_account_name`, or a client key such as `timeout`) for every remote store
+    /// this context opens. Options win over the environment (`AWS_ENDPOINT`, ...), which is
+    /// read too. An unknown key makes [`ContextBuilder::build`] fail.
+    pub fn storage_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.storage = self.storage.option(key, value);
+        self
+    }
+
+    /// Retries a remote request failing with a transient error (5xx, throttling, a dropped
+    /// connection) up to `max_retries` times within `timeout`, with exponential backoff
+    /// (`object_store`'s retry policy; the default is 10 retries within 180 s). Task retries
+    /// ([`ContextBuilder::max_task_attempts`]) come on top.
+    pub fn storage_retry(mut self, max_retries: usize, timeout: std::time::Duration) -> Self {
+        self.storage = self.storage.retry(max_retries, timeout);
+        self
+    }
+
+    /// Replaces all storage settings at once (options, retry policy and backoff), for the
+    /// settings [`ContextBuilder::storage_option`] and [`ContextBuilder::storage_retry`] do
+    /// not cover.
+    pub fn storage_options(mut self, options: StorageOptions) -> Self {
+        self.storage = options;
+        self
+    }
+
     /// Starts the context.
     ///
     /// # Errors
     /// [`Error::Config`] for a master string that is not `local`, `local[N]` or `local[*]`;
     /// [`Error::Startup`] when threads cannot be spawned; [`Error::Storage`] when the I/O
-    /// runtime cannot start.
+    /// runtime cannot start or a storage option key is unknown.
     pub fn build(self) -> Result<Context> {
         let threads = match (self.threads, &self.master) {
             (Some(n), _) => n.max(1),
@@ -103,7 +149,7 @@ impl ContextBuilder {
             config = config.with_max_task_attempts(attempts);
         }
         let engine = EngineContext::local(config).map_err(Error::Startup)?;
-        let storage = Storage::new()?;
+        let storage = Storage::with_options(self.storage)?;
         Ok(Context {
             inner: Arc::new(Inner {
                 engine,
@@ -113,6 +159,11 @@ impl ContextBuilder {
             }),
         })
     }
+}
+
+/// Parses one JSON value.
+fn parse_json<T: DeserializeOwned>(line: &str) -> serde_json::Result<T> {
+    serde_json::from_str(line)
 }
 
 /// Parses `local`, `local[N]` and `local[*]` into a thread count.
@@ -220,14 +271,17 @@ impl Context {
         Rdd::from_node(Arc::new(RangeNode::new(meta, start, end, step, slices)), self.clone())
     }
 
-    /// The lines of a text file or of every visible file of a directory (names starting with
-    /// `_` or `.` are skipped, as Hadoop does), as an `Rdd<String>`.
+    /// The lines of a text file, of every visible file of a directory (names starting with
+    /// `_` or `.` are skipped, as Hadoop does), or of every file matching a glob
+    /// (`s3://bucket/logs/2026-*/*.txt`), as an `Rdd<String>`. `path` is a bare path or a
+    /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`.
     ///
     /// Files are split into byte ranges as Hadoop's `FileInputFormat` does: at least
-    /// `min_partitions` splits overall, at most 32 MiB each. A split yields every line that
-    /// *starts* inside it, reading past its end to finish its last line, so no line is lost or
-    /// read twice. Lines end at `\n`; a trailing `\r` is removed; invalid UTF-8 is replaced
-    /// with U+FFFD. The file list is read now; the contents when a job runs.
+    /// `min_partitions` splits overall, at most 32 MiB each, each read with one ranged read.
+    /// A split yields every line that *starts* inside it, reading past its end to finish its
+    /// last line, so no line is lost or read twice. `.gz` and `.zst` files are decompressed
+    /// and are one split each. Lines end at `\n`; a trailing `\r` is removed; invalid UTF-8 is
+    /// replaced with U+FFFD. The file list is read now; the contents when a job runs.
     ///
     /// # Errors
     /// [`Error::Storage`] naming the path when it does not exist or cannot be listed.
@@ -252,6 +306,152 @@ impl Context {
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
+    /// `(url, content)` for each file at `path` (a file, a directory's visible files, or a
+    /// glob), one partition per file, as Spark's `wholeTextFiles`. `.gz` and `.zst` files are
+    /// decompressed; invalid UTF-8 is replaced with U+FFFD. Each file is read whole.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] naming the path when nothing is there or it cannot be listed.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec!["a".to_owned(), "b".to_owned()], 2).save_as_text_file("memory://wt/in")?;
+    /// let files = ctx.whole_text_files("memory://wt/in")?.collect()?;
+    /// assert_eq!(files, [("memory://wt/in/part-00000".to_owned(), "a\n".to_owned()),
+    ///                    ("memory://wt/in/part-00001".to_owned(), "b\n".to_owned())]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn whole_text_files(&self, path: &str) -> Result<Rdd<(String, String)>> {
+        let meta = self.new_meta("whole_text_files", Location::caller());
+        let read: ReadSplit<(String, String)> = Arc::new(|storage: &Storage, split: &FileSplit| {
+            let bytes = storage.read_file(&split.file)?;
+            Ok(vec![(split.file.url.clone(), String::from_utf8_lossy(&bytes).into_owned())])
+        });
+        self.file_source(meta, path, read)
+    }
+
+    /// Reads the records that [`Rdd::save_as_object_file`] wrote under `path` (or at a file
+    /// or glob): one partition per file. The files carry a format header and an end marker,
+    /// so a file of another format or version, or a truncated one, is an error naming it.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] naming the path when nothing is there; when a job runs,
+    /// [`Error::Job`] whose cause names a file that is not a valid object file of `T`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![("a".to_owned(), 1u32), ("b".to_owned(), 2)], 2).save_as_object_file("memory://o/pairs")?;
+    /// let back = ctx.object_file::<(String, u32)>("memory://o/pairs")?.collect()?;
+    /// assert_eq!(back, [("a".to_owned(), 1), ("b".to_owned(), 2)]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn object_file<T: Data>(&self, path: &str) -> Result<Rdd<T>> {
+        let meta = self.new_meta("object_file", Location::caller());
+        let read: ReadSplit<T> = Arc::new(|storage: &Storage, split: &FileSplit| {
+            let bytes = storage.read_file(&split.file)?;
+            read_object_file(&bytes, &split.file.url)
+        });
+        self.file_source(meta, path, read)
+    }
+
+    /// Reads JSON lines (one JSON value per line, as [`Rdd::save_as_json_file`] writes) from
+    /// a file, directory or glob into `T`, split into byte ranges like
+    /// [`Context::text_file`]. Blank lines are skipped.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] naming the path when nothing is there; when a job runs,
+    /// [`Error::Job`] whose cause names the file and the line that is not a valid `T`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// struct Hit { page: String, n: u32 }
+    ///
+    /// let ctx = Context::local(2)?;
+    /// let hits = vec![Hit { page: "/".into(), n: 3 }, Hit { page: "/a".into(), n: 1 }];
+    /// ctx.parallelize(hits.clone(), 2).save_as_json_file("memory://j/hits")?;
+    /// assert_eq!(ctx.json_file::<Hit>("memory://j/hits", 2)?.collect()?, hits);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn json_file<T: Data>(&self, path: &str, min_partitions: usize) -> Result<Rdd<T>> {
+        let meta = self.new_meta("json_file", Location::caller());
+        let files = self.inner.storage.list_inputs(path)?;
+        let splits = plan_splits(&files, min_partitions);
+        let read: ReadSplit<T> = Arc::new(|storage: &Storage, split: &FileSplit| {
+            let mut out = Vec::new();
+            for (i, line) in storage.read_split(split)?.enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let value = parse_json(&line).map_err(|e| {
+                    StorageError::format(
+                        &split.file.url,
+                        "JSON lines",
+                        format!("line {} of the split starting at byte {}: {e}", i + 1, split.start),
+                    )
+                })?;
+                out.push(value);
+            }
+            Ok(out)
+        });
+        let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits, read);
+        Ok(Rdd::from_node(Arc::new(node), self.clone()))
+    }
+
+    /// Reads Parquet files (a file, a directory's visible files, or a glob) into `T`, one
+    /// partition per file: the files [`Rdd::save_as_parquet`] writes, or any Parquet file
+    /// whose columns match `T`'s fields (serde_arrow). Each file is read whole.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] naming the path when nothing is there; when a job runs,
+    /// [`Error::Job`] whose cause names a file that is not Parquet or does not match `T`.
+    ///
+    /// # Examples
+    /// See [`Rdd::save_as_parquet`].
+    #[track_caller]
+    pub fn read_parquet<T: Data>(&self, path: &str) -> Result<Rdd<T>> {
+        let meta = self.new_meta("read_parquet", Location::caller());
+        let read: ReadSplit<T> = Arc::new(|storage: &Storage, split: &FileSplit| {
+            let bytes = storage.get(&split.file.url)?;
+            crate::parquet_io::read_rows(bytes, &split.file.url)
+        });
+        self.file_source(meta, path, read)
+    }
+
+    /// One partition per input file at `path`, each decoded by `read`.
+    fn file_source<T: Data>(&self, meta: NodeMeta, path: &str, read: ReadSplit<T>) -> Result<Rdd<T>> {
+        let files = self.inner.storage.list_inputs(path)?;
+        let splits = files.into_iter().map(|f| {
+            let size = f.size;
+            FileSplit::new(f, 0, size)
+        });
+        let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits.collect(), read);
+        Ok(Rdd::from_node(Arc::new(node), self.clone()))
+    }
+
+    /// The storage layer this context reads and writes through: one client per store,
+    /// shared by every task. Use it for object sizes, listings and small reads and writes.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(1)?;
+    /// ctx.storage().put("memory://s/x.txt", "hi\n".into())?;
+    /// assert_eq!(ctx.storage().list_inputs("memory://s")?[0].size, 3);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
     /// Metrics of the most recent job (stages run and skipped, tasks, shuffle bytes).
     pub fn last_job(&self) -> Option<JobMetrics> {
         self.inner.engine.last_job()
@@ -264,10 +464,6 @@ impl Context {
 
     pub(crate) fn engine(&self) -> &EngineContext {
         &self.inner.engine
-    }
-
-    pub(crate) fn storage(&self) -> &Storage {
-        &self.inner.storage
     }
 
     pub(crate) fn default_parallelism(&self) -> Option<usize> {

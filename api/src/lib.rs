@@ -48,6 +48,7 @@ pub mod corpus;
 pub mod data;
 pub mod error;
 pub mod pair;
+mod parquet_io;
 pub mod partitioner;
 mod pipe;
 pub mod prelude;
@@ -57,6 +58,7 @@ mod sets;
 pub mod stats;
 mod tree;
 
+pub use actions::SaveMode;
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use error::{Error, Result};
@@ -69,6 +71,9 @@ pub use stats::StatCounter;
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The storage layer: URLs, listings, splits, object files and output commits.
+pub use ember_storage as storage;
 
 /// Engine types that appear in the API: job metrics, and what a custom [`Compute`] node needs.
 pub mod engine {

@@ -1,5 +1,6 @@
 //! `use ember::prelude::*;` brings in what a pipeline needs.
 
+pub use crate::actions::SaveMode;
 pub use crate::context::{Context, ContextBuilder};
 pub use crate::data::Data;
 pub use crate::error::{Error, Result};

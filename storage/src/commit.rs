@@ -34,6 +34,12 @@ const TEMPORARY: &str = "_temporary";
 const SUCCESS: &str = "_SUCCESS";
 /// Renames in flight at once during commit.
 const COMMIT_CONCURRENCY: usize = 16;
+/// A part up to this size (8 MiB) is written with one put; a larger part streams out as a
+/// multipart upload in chunks of this size.
+pub const PART_CHUNK: usize = 8 << 20;
+/// Chunks of one part uploading at once: a part writer holds at most
+/// `(UPLOAD_CONCURRENCY + 1) × PART_CHUNK` bytes.
+const UPLOAD_CONCURRENCY: usize = 4;
 
 /// One output being written: a directory of `part-NNNNN` files committed
 /// all at once. Created by [`Storage::create_output`].
@@ -63,7 +69,7 @@ impl OutputJob {
         if root.path.parts_count() == 0 {
             return Err(StorageError::invalid(url, "an output needs its own directory below the store root"));
         }
-        let store = storage.store(&root.key);
+        let store = storage.store(&root)?;
         let path = root.path.clone();
         let owned = url.to_owned();
         let exists = storage.run(url, async move {
@@ -103,7 +109,7 @@ impl OutputJob {
     /// [`StorageError::Io`] if the write fails; nothing is recorded then.
     pub fn write_part(&self, partition: usize, attempt: usize, bytes: Bytes) -> Result<()> {
         let location = self.attempt_file(partition, attempt);
-        let store = self.storage.store(&location.key);
+        let store = self.storage.store(&location)?;
         let url = location.url();
         let owned = url.clone();
         self.storage.run(&url, async move {
@@ -115,6 +121,32 @@ impl OutputJob {
         })?;
         self.lock().insert(partition, attempt);
         Ok(())
+    }
+
+    /// A streaming writer for one task attempt's part, for parts too large to hold in memory:
+    /// bytes written to it go to the same attempt file as [`OutputJob::write_part`], through
+    /// one put if the part stays under [`PART_CHUNK`] bytes, otherwise through a multipart
+    /// upload of [`PART_CHUNK`]-byte chunks, a few in flight at once (bounded memory).
+    /// [`PartWriter::finish`] completes the upload and records the attempt; dropping the
+    /// writer unfinished aborts the upload and records nothing.
+    ///
+    /// # Errors
+    /// [`StorageError::StoreConfig`] if the output's store cannot be set up.
+    pub fn part_writer(&self, partition: usize, attempt: usize) -> Result<PartWriter<'_>> {
+        let location = self.attempt_file(partition, attempt);
+        let store = self.storage.store(&location)?;
+        let url = location.url();
+        Ok(PartWriter {
+            job: self,
+            partition,
+            attempt,
+            store,
+            location,
+            url,
+            buf: Vec::new(),
+            upload: None,
+            written: 0,
+        })
     }
 
     /// Moves, for each partition `0..num_partitions`, its recorded attempt's
@@ -143,7 +175,7 @@ impl OutputJob {
                 })
                 .collect::<Result<Vec<_>>>()?
         };
-        let store = self.storage.store(&self.root.key);
+        let store = self.storage.store(&self.root)?;
         let success = self.root.child(SUCCESS);
         let url = self.url.clone();
         self.storage.run(&self.url, async move {
@@ -195,6 +227,119 @@ impl OutputJob {
     }
 }
 
+/// Streams one part to its attempt file; see [`OutputJob::part_writer`].
+///
+/// `std::io::Write`: a failed upload surfaces as an `io::Error` wrapping the
+/// [`StorageError`]. Every write blocks only when a chunk is full and the
+/// upload has 4 chunks in flight.
+pub struct PartWriter<'a> {
+    job: &'a OutputJob,
+    partition: usize,
+    attempt: usize,
+    store: std::sync::Arc<dyn object_store::ObjectStore>,
+    location: Location,
+    url: String,
+    buf: Vec<u8>,
+    upload: Option<object_store::WriteMultipart>,
+    written: u64,
+}
+
+impl PartWriter<'_> {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Uploads what is left, completes the object and records this attempt for its
+    /// partition, as [`OutputJob::write_part`] does. Returns the part's size in bytes.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] if an upload fails; nothing is recorded then.
+    pub fn finish(mut self) -> Result<u64> {
+        let buf = Bytes::from(std::mem::take(&mut self.buf));
+        let owned = self.url.clone();
+        match self.upload.take() {
+            None => {
+                let store = std::sync::Arc::clone(&self.store);
+                let path = self.location.path.clone();
+                self.job.storage.run(&self.url, async move {
+                    store.put(&path, PutPayload::from(buf)).await.map_err(|e| StorageError::io(&owned, e))
+                })?;
+            }
+            Some(mut upload) => {
+                self.job.storage.run(&self.url, async move {
+                    upload.put(buf);
+                    upload.finish().await.map_err(|e| StorageError::io(&owned, e))
+                })?;
+            }
+        }
+        self.job.lock().insert(self.partition, self.attempt);
+        Ok(self.written)
+    }
+
+    /// Sends the full buffer as the next chunk, starting the multipart upload if needed.
+    fn send_chunk(&mut self) -> Result<()> {
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PART_CHUNK)));
+        let owned = self.url.clone();
+        let upload = match self.upload.take() {
+            Some(upload) => upload,
+            None => {
+                let store = std::sync::Arc::clone(&self.store);
+                let path = self.location.path.clone();
+                let io_url = owned.clone();
+                let up = self.job.storage.run(&self.url, async move {
+                    store.put_multipart(&path).await.map_err(|e| StorageError::io(&io_url, e))
+                })?;
+                object_store::WriteMultipart::new_with_chunk_size(up, PART_CHUNK)
+            }
+        };
+        let upload = self.job.storage.run(&self.url, async move {
+            let mut upload = upload;
+            upload.wait_for_capacity(UPLOAD_CONCURRENCY).await.map_err(|e| StorageError::io(&owned, e))?;
+            upload.put(chunk);
+            Ok(upload)
+        })?;
+        self.upload = Some(upload);
+        Ok(())
+    }
+}
+
+impl std::io::Write for PartWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        self.written += data.len() as u64;
+        if self.buf.len() >= PART_CHUNK {
+            self.send_chunk().map_err(std::io::Error::other)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for PartWriter<'_> {
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            // Unfinished: abort the upload so no parts linger (best effort).
+            let url = self.url.clone();
+            let _ = self.job.storage.run(&self.url, async move {
+                if let Err(error) = upload.abort().await {
+                    tracing::warn!(%error, url, "could not abort a multipart upload");
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+impl std::fmt::Debug for PartWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartWriter").field("url", &self.url).field("written", &self.written).finish()
+    }
+}
+
 impl std::fmt::Debug for OutputJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutputJob").field("url", &self.url).field("recorded", &self.lock().len()).finish()
@@ -207,7 +352,7 @@ mod tests {
 
     fn names(storage: &Storage, url: &str) -> Vec<String> {
         let root = Location::parse(url).unwrap();
-        let store = storage.store(&root.key);
+        let store = storage.store(&root).unwrap();
         let mut names: Vec<String> = storage
             .run(url, async move {
                 let metas: Vec<_> = store.list(Some(&root.path)).try_collect().await.unwrap();
@@ -219,6 +364,32 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn large_parts_stream_as_multipart_and_small_ones_as_one_put() {
+        use std::io::Write;
+        let storage = Storage::new().unwrap();
+        let job = storage.create_output("memory://o/stream", false).unwrap();
+        let line = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+        let mut big = job.part_writer(0, 0).unwrap();
+        for _ in 0..(PART_CHUNK * 2 + 1000) / line.len() {
+            big.write_all(line).unwrap();
+        }
+        let size = big.finish().unwrap();
+        assert!(size > 2 * PART_CHUNK as u64);
+        let mut small = job.part_writer(1, 3).unwrap();
+        small.write_all(b"tiny\n").unwrap();
+        assert_eq!(small.finish().unwrap(), 5);
+        // An unfinished writer records nothing.
+        let mut dropped = job.part_writer(2, 0).unwrap();
+        dropped.write_all(&vec![b'x'; PART_CHUNK + 1]).unwrap();
+        drop(dropped);
+        assert!(matches!(job.commit(3), Err(StorageError::MissingPart { partition: 2, .. })));
+        job.write_part(2, 1, Bytes::new()).unwrap();
+        job.commit(3).unwrap();
+        assert_eq!(storage.get("memory://o/stream/part-00000").unwrap().len() as u64, size);
+        assert_eq!(storage.get("memory://o/stream/part-00001").unwrap().as_ref(), b"tiny\n");
     }
 
     #[test]

@@ -34,12 +34,57 @@ pub enum StorageError {
     },
 
     /// The URL names a scheme this build cannot reach.
-    #[error("unsupported URL scheme {scheme:?} in {url}: supported are bare paths, file:// and memory://")]
+    #[error(
+        "unsupported URL scheme {scheme:?} in {url}: supported are bare paths, file://, memory://, s3:// (s3a://), gs://, az://, http:// and https://"
+    )]
     UnsupportedScheme {
         /// The URL as given.
         url: String,
         /// The scheme part of the URL (before `://`).
         scheme: String,
+    },
+
+    /// The store for `url` could not be set up from the environment and
+    /// the context's storage options.
+    #[error(
+        "cannot set up the store for {url}: {source}; check the AWS_*/GOOGLE_*/AZURE_* environment \
+         variables and the context's storage options"
+    )]
+    StoreConfig {
+        /// The URL whose store was being created.
+        url: String,
+        /// The builder's complaint.
+        source: object_store::Error,
+    },
+
+    /// A storage option key is unknown.
+    #[error("invalid storage option {key:?}: {reason}")]
+    InvalidOption {
+        /// The option key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The store refused access to `url` (bad or missing credentials, or no permission).
+    #[error("permission denied on {url}: {source}; check the credentials and the permissions of the bucket")]
+    PermissionDenied {
+        /// The URL being accessed.
+        url: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+
+    /// A file's contents are not in the expected format: not written by
+    /// this format or version, truncated, or corrupt.
+    #[error("{url} is not a valid {format} file: {reason}")]
+    Format {
+        /// The file.
+        url: String,
+        /// The expected format (for example "Ember object").
+        format: &'static str,
+        /// What was wrong.
+        reason: String,
     },
 
     /// The URL or path cannot be turned into a storage location.
@@ -109,8 +154,11 @@ impl StorageError {
             | Self::InvalidUrl { url, .. }
             | Self::Io { url, .. }
             | Self::MissingPart { url, .. }
+            | Self::StoreConfig { url, .. }
+            | Self::PermissionDenied { url, .. }
+            | Self::Format { url, .. }
             | Self::CalledFromAsync { url } => Some(url),
-            Self::Codec { .. } | Self::Runtime { .. } => None,
+            Self::Codec { .. } | Self::Runtime { .. } | Self::InvalidOption { .. } => None,
         }
     }
 
@@ -126,14 +174,25 @@ impl StorageError {
         match source {
             object_store::Error::NotFound { .. } => Self::NotFound { url: url.to_owned() },
             object_store::Error::AlreadyExists { .. } => Self::AlreadyExists { url: url.to_owned() },
+            source => Self::io(url, source),
+        }
+    }
+
+    /// Wraps an `object_store` error on `url` as [`StorageError::Io`]
+    /// (or [`StorageError::PermissionDenied`] for an access error), for
+    /// steps where "not found" is not the user's doing.
+    pub(crate) fn io(url: &str, source: object_store::Error) -> Self {
+        match source {
+            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+                Self::PermissionDenied { url: url.to_owned(), source }
+            }
             source => Self::Io { url: url.to_owned(), source },
         }
     }
 
-    /// Wraps an `object_store` error on `url` as [`StorageError::Io`],
-    /// whatever its kind (for steps where "not found" is not the user's doing).
-    pub(crate) fn io(url: &str, source: object_store::Error) -> Self {
-        Self::Io { url: url.to_owned(), source }
+    /// Builds [`StorageError::Format`].
+    pub fn format(url: &str, format: &'static str, reason: impl fmt::Display) -> Self {
+        Self::Format { url: url.to_owned(), format, reason: reason.to_string() }
     }
 
     /// Builds [`StorageError::InvalidUrl`].

@@ -8,13 +8,18 @@
 //! inside another async runtime it still works but blocks that runtime's
 //! worker for the duration, so async callers should use `spawn_blocking`.
 //!
-//! There are no process globals: each `Storage` owns its runtime, its
-//! stores, and its in-memory store, so two engines in one process do not
-//! see each other's `memory://` objects.
+//! There are no process globals of ours: each `Storage` owns its runtime,
+//! its stores, and its in-memory store, so two engines in one process do
+//! not see each other's `memory://` objects. Remote stores are created on
+//! first use, one client per scheme and bucket (or host) for the whole
+//! `Storage` and every task that uses it, never one per task; a context
+//! owns one `Storage`, so two contexts hold two clients. (The one
+//! process-wide effect: the first `Storage` installs rustls's `ring`
+//! provider as the default TLS crypto provider if none is installed yet.)
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -24,9 +29,11 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::runtime::Runtime;
 
 use crate::commit::OutputJob;
+use crate::compression::Compression;
 use crate::error::{Result, StorageError};
 use crate::lines::{self, SplitLines};
 use crate::listing::{self, InputFile};
+use crate::options::StorageOptions;
 use crate::split::FileSplit;
 use crate::url::{Location, Scheme, StoreKey};
 
@@ -49,12 +56,15 @@ pub struct Storage {
 struct Inner {
     /// `Some` until drop, where it is shut down without blocking.
     runtime: Option<Runtime>,
-    /// One store per key, built at construction.
-    stores: HashMap<StoreKey, Arc<dyn ObjectStore>>,
+    /// One store per key: local and memory at construction, remote ones on first use.
+    stores: Mutex<HashMap<StoreKey, Arc<dyn ObjectStore>>>,
+    /// How remote stores are configured.
+    options: StorageOptions,
 }
 
 impl Storage {
-    /// Starts the I/O runtime and registers the local-file and in-memory stores.
+    /// Starts the I/O runtime and registers the local-file and in-memory
+    /// stores, with remote stores configured from the environment alone.
     ///
     /// Cost: starts 2 threads. The in-memory store starts empty and lives as
     /// long as this `Storage` (all clones).
@@ -62,6 +72,20 @@ impl Storage {
     /// # Errors
     /// [`StorageError::Runtime`] if the runtime's threads cannot be started.
     pub fn new() -> Result<Storage> {
+        Self::with_options(StorageOptions::default())
+    }
+
+    /// [`Storage::new`], with remote stores configured by `options` on top
+    /// of the environment, and `options`' retry policy.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidOption`] for an option key no store knows;
+    /// [`StorageError::Runtime`] if the runtime's threads cannot be started.
+    pub fn with_options(options: StorageOptions) -> Result<Storage> {
+        options.validate()?;
+        // reqwest is built without a bundled crypto provider (no C build);
+        // ring is ours. Failing means another provider is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("ember-io")
@@ -72,7 +96,29 @@ impl Storage {
         let key = |scheme| StoreKey { scheme, authority: String::new() };
         stores.insert(key(Scheme::File), Arc::new(LocalFileSystem::new()));
         stores.insert(key(Scheme::Memory), Arc::new(InMemory::new()));
-        Ok(Storage { inner: Arc::new(Inner { runtime: Some(runtime), stores }) })
+        Ok(Storage { inner: Arc::new(Inner { runtime: Some(runtime), stores: Mutex::new(stores), options }) })
+    }
+
+    /// Serves every URL under `store_url` (`scheme://authority`, such as
+    /// `s3://bucket`) from `store` instead of a client built from the
+    /// options, replacing any store already there. For custom stores and
+    /// test doubles (a store that fails on purpose, a throttled store).
+    ///
+    /// # Errors
+    /// URL errors as in [`Storage::put`]; [`StorageError::InvalidUrl`] if
+    /// `store_url` has a path or names a local or `memory://` location.
+    pub fn register_store(&self, store_url: &str, store: Arc<dyn ObjectStore>) -> Result<()> {
+        let location = Location::parse(store_url)?;
+        if matches!(location.key.scheme, Scheme::File | Scheme::Memory) || location.path.parts_count() != 0 {
+            return Err(StorageError::invalid(store_url, "expected a remote store root such as s3://bucket"));
+        }
+        self.stores().insert(location.key, store);
+        Ok(())
+    }
+
+    /// The options remote stores are built with.
+    pub fn options(&self) -> &StorageOptions {
+        &self.inner.options
     }
 
     /// Lists the input files at `url`: a file gives itself; a directory (or
@@ -107,12 +153,32 @@ impl Storage {
     /// [`Storage::read_split`] with the first tail read of `tail_chunk` bytes
     /// (tests use tiny chunks to exercise the growth).
     pub(crate) fn read_split_with(&self, split: &FileSplit, tail_chunk: u64) -> Result<SplitLines> {
-        let store = self.store(&split.file.location.key);
+        let compression = Compression::from_name(&split.file.url);
+        if !compression.is_splittable() {
+            // A compressed file is one split (see `plan_splits`); a later
+            // split of it, if a caller made one, owns no lines.
+            if split.start > 0 {
+                return Ok(SplitLines::whole(Bytes::new()));
+            }
+            return Ok(SplitLines::whole(self.read_file(&split.file)?));
+        }
+        let store = self.store(&split.file.location)?;
         let url = split.file.url.clone();
         let owned = split.clone();
         self.run(&split.file.url, async move {
             lines::fetch(store.as_ref(), &owned, tail_chunk).await.map_err(|e| StorageError::from_store(&url, e))
         })
+    }
+
+    /// The whole content of `file`, decompressed by its extension (`.gz`,
+    /// `.zst`). Cost: one get; the decoded file in memory.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if the file is gone; [`StorageError::Io`]
+    /// if the read fails; [`StorageError::Format`] if decoding fails.
+    pub fn read_file(&self, file: &InputFile) -> Result<Bytes> {
+        let bytes = self.get(&file.url)?;
+        Compression::from_name(&file.url).decode(bytes, &file.url)
     }
 
     /// Starts an output job writing `part-NNNNN` files under `url`; see [`OutputJob`].
@@ -136,7 +202,7 @@ impl Storage {
     /// `url` cannot be resolved; [`StorageError::Io`] if the write fails.
     pub fn put(&self, url: &str, bytes: Bytes) -> Result<()> {
         let location = Location::parse(url)?;
-        let store = self.store(&location.key);
+        let store = self.store(&location)?;
         let owned = url.to_owned();
         self.run(url, async move {
             store
@@ -155,7 +221,7 @@ impl Storage {
     /// [`StorageError::Io`] if the read fails.
     pub fn get(&self, url: &str) -> Result<Bytes> {
         let location = Location::parse(url)?;
-        let store = self.store(&location.key);
+        let store = self.store(&location)?;
         let owned = url.to_owned();
         self.run(url, async move {
             let read = async { store.get(&location.path).await?.bytes().await };
@@ -163,13 +229,24 @@ impl Storage {
         })
     }
 
-    /// The store registered for `key`.
-    pub(crate) fn store(&self, key: &StoreKey) -> Arc<dyn ObjectStore> {
-        // Every `Scheme` is registered in `new` and keys are only built by
-        // `Location::parse`, which yields a registered scheme.
-        Arc::clone(
-            self.inner.stores.get(key).expect("every StoreKey built by Location::parse is registered in Storage::new"),
-        )
+    /// The store of `location`, creating its client on first use.
+    ///
+    /// # Errors
+    /// [`StorageError::StoreConfig`] if the client cannot be configured.
+    pub(crate) fn store(&self, location: &Location) -> Result<Arc<dyn ObjectStore>> {
+        let mut stores = self.stores();
+        if let Some(store) = stores.get(&location.key) {
+            return Ok(Arc::clone(store));
+        }
+        let store: Arc<dyn ObjectStore> = self.inner.options.build_store(location, &location.url())?.into();
+        stores.insert(location.key.clone(), Arc::clone(&store));
+        Ok(store)
+    }
+
+    /// The store registry. A poisoned lock only means a panic between two
+    /// map operations, which leave the map consistent.
+    fn stores(&self) -> std::sync::MutexGuard<'_, HashMap<StoreKey, Arc<dyn ObjectStore>>> {
+        self.inner.stores.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `request` on the I/O runtime and blocks until it finishes.
@@ -219,7 +296,7 @@ impl Storage {
                 _ => Ok(()),
             };
         }
-        let store = self.store(&location.key);
+        let store = self.store(location)?;
         let path = location.path.clone();
         let owned = url.to_owned();
         self.run(url, async move {
@@ -241,7 +318,8 @@ impl Storage {
 
 impl fmt::Debug for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut schemes: Vec<&str> = self.inner.stores.keys().map(|k| k.scheme.as_str()).collect();
+        let mut schemes: Vec<String> =
+            self.stores().keys().map(|k| format!("{}://{}", k.scheme.as_str(), k.authority)).collect();
         schemes.sort_unstable();
         f.debug_struct("Storage").field("schemes", &schemes).finish()
     }
@@ -288,7 +366,7 @@ mod tests {
     #[test]
     fn unsupported_scheme_is_refused_before_any_io() {
         let storage = Storage::new().unwrap();
-        let err = storage.get("gs://bucket/x").unwrap_err();
+        let err = storage.get("ftp://bucket/x").unwrap_err();
         assert!(matches!(err, StorageError::UnsupportedScheme { .. }), "{err:?}");
     }
 

@@ -10,10 +10,16 @@
 //!
 //! * [`Storage`] is the handle: cheap to clone, `Send + Sync`, every method
 //!   blocking (it owns a small private I/O runtime). URLs are bare paths
-//!   (relative to the current directory), `file:///…`, or `memory://…`
-//!   (an in-memory store private to that `Storage`).
+//!   (relative to the current directory), `file:///…`, `memory://…` (an
+//!   in-memory store private to that `Storage`), `s3://bucket/…`,
+//!   `gs://…`, `az://…` or `http(s)://…`. Remote clients are built on
+//!   first use, one per scheme and bucket or host, from the environment
+//!   and the [`StorageOptions`] (which also set the retry policy).
 //! * [`Storage::list_inputs`] gives the [`InputFile`]s at a URL: the file
-//!   itself, or a directory's visible files (no `_` or `.` names), sorted.
+//!   itself, a directory's visible files (no `_` or `.` names), or the
+//!   files matching a glob, sorted.
+//! * [`compression`] decodes `.gz` and `.zst` inputs (read whole, one split
+//!   each); [`object_file`] is the versioned, framed record file format.
 //! * [`plan_splits`] cuts files into [`FileSplit`]s with Hadoop's
 //!   arithmetic; [`Storage::read_split`] gives a split's lines as a
 //!   [`SplitLines`] iterator. Each line of a file belongs to exactly one
@@ -22,8 +28,11 @@
 //!   always under a size limit); [`codec::Records`] walks a buffer of
 //!   concatenated records without copying.
 //! * [`Storage::create_output`] starts an [`OutputJob`]: task attempts
-//!   write parts under `_temporary`, [`OutputJob::commit`] moves one
-//!   attempt per partition into place and writes `_SUCCESS` last.
+//!   write parts under `_temporary` (a [`PartWriter`] streams large parts as
+//!   multipart uploads), [`OutputJob::commit`] moves one attempt per
+//!   partition into place and writes `_SUCCESS` last.
+//! * [`testing::FailFirst`] wraps a store to inject transient or
+//!   permission failures.
 //! * Every failure is a [`StorageError`] naming the URL and keeping its cause.
 //!
 //! # Example
@@ -55,16 +64,22 @@
 
 pub mod codec;
 pub mod commit;
+pub mod compression;
 pub mod error;
 pub mod io;
 pub mod lines;
 pub mod listing;
+pub mod object_file;
+pub mod options;
 pub mod split;
+pub mod testing;
 mod url;
 
-pub use commit::OutputJob;
+pub use commit::{OutputJob, PartWriter};
 pub use error::{CodecError, Result, StorageError};
 pub use io::Storage;
 pub use lines::SplitLines;
 pub use listing::InputFile;
+pub use object_store;
+pub use options::StorageOptions;
 pub use split::{FileSplit, LOCAL_BLOCK_SIZE, plan_splits};

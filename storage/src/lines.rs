@@ -52,6 +52,11 @@ impl SplitLines {
     fn empty() -> Self {
         Self { buf: Bytes::new(), pos: 0, tail: Vec::new() }
     }
+
+    /// The lines of a whole, already decoded file. Cost: O(1), no copy.
+    pub(crate) fn whole(buf: Bytes) -> Self {
+        Self { buf, pos: 0, tail: Vec::new() }
+    }
 }
 
 impl Iterator for SplitLines {

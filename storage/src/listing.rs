@@ -1,11 +1,18 @@
-//! Expands an input URL (a file, or a directory/prefix) into sized input files.
+//! Expands an input URL (a file, a directory/prefix, or a glob) into sized input files.
 //!
 //! Rules, as Hadoop's `FileInputFormat` applies them: a URL naming an
 //! object gives that object; otherwise the URL is a directory (or prefix)
 //! and gives the objects directly inside it, skipping hidden names (those
 //! starting with `_` or `.`, such as `_SUCCESS` or `.crc` files) and
 //! subdirectories, sorted by path so partition numbers are stable.
+//!
+//! A URL whose path holds `*`, `?` or `[` is a glob
+//! (`s3://b/logs/2026-*/*.txt`): everything under the directory before
+//! the first wildcard segment is listed recursively and matched segment by
+//! segment (`*` never crosses a `/`); hidden names are skipped at every
+//! level. A glob matching nothing is [`StorageError::NotFound`].
 
+use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
@@ -60,8 +67,11 @@ pub(crate) fn is_hidden(name: &str) -> bool {
 
 /// [`Storage::list_inputs`]: see there for the contract.
 pub(crate) fn list_inputs(storage: &Storage, url: &str) -> Result<Vec<InputFile>> {
+    if let Some((base, pattern)) = split_glob(url)? {
+        return list_glob(storage, url, base, &pattern);
+    }
     let location = Location::parse(url)?;
-    let store = storage.store(&location.key);
+    let store = storage.store(&location)?;
     let path = location.path.clone();
     let owned = url.to_owned();
     let found = storage.run(url, async move {
@@ -97,8 +107,56 @@ pub(crate) fn list_inputs(storage: &Storage, url: &str) -> Result<Vec<InputFile>
 fn is_existing_dir(location: &Location) -> bool {
     match location.key.scheme {
         Scheme::File => location.local_path().is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir())),
-        Scheme::Memory => false,
+        _ => false,
     }
+}
+
+/// Splits a glob URL into the location of the directory before its first
+/// wildcard segment and the pattern for the rest; `None` for a plain URL.
+fn split_glob(url: &str) -> Result<Option<(Location, glob::Pattern)>> {
+    let path_start = match url.find("://") {
+        Some(i) if url.starts_with("file://") || url.starts_with("memory://") => i + 3,
+        Some(i) => url[i + 3..].find('/').map_or(url.len(), |j| i + 3 + j),
+        None => 0,
+    };
+    let Some(wild) = url.find(['*', '?', '[']) else { return Ok(None) };
+    if wild < path_start {
+        return Err(StorageError::invalid(url, "wildcards are only allowed in the path, not in the bucket or host"));
+    }
+    let cut = url[..wild].rfind('/').filter(|&i| i >= path_start.saturating_sub(1));
+    let (base, pattern) = match cut {
+        Some(i) => (&url[..i], &url[i + 1..]),
+        None => (".", url),
+    };
+    let base = if base.ends_with(':') || base.ends_with("://") { format!("{base}/") } else { base.to_owned() };
+    let location = Location::parse(if base.is_empty() { "/" } else { &base })?;
+    let pattern = glob::Pattern::new(pattern).map_err(|e| StorageError::invalid(url, format!("bad glob: {e}")))?;
+    Ok(Some((location, pattern)))
+}
+
+/// Lists the visible objects under `base` whose path below it matches `pattern`.
+fn list_glob(storage: &Storage, url: &str, base: Location, pattern: &glob::Pattern) -> Result<Vec<InputFile>> {
+    let store = storage.store(&base)?;
+    let prefix = base.path.clone();
+    let owned = url.to_owned();
+    let metas: Vec<ObjectMeta> = storage.run(url, async move {
+        store.list(Some(&prefix)).try_collect().await.map_err(|e| StorageError::io(&owned, e))
+    })?;
+    let options = glob::MatchOptions { require_literal_separator: true, ..glob::MatchOptions::new() };
+    let skip = base.path.parts_count();
+    let mut files: Vec<InputFile> = metas
+        .into_iter()
+        .filter(|meta| {
+            let below: Vec<String> = meta.location.parts().skip(skip).map(|p| p.as_ref().to_owned()).collect();
+            !below.iter().any(|p| is_hidden(p)) && pattern.matches_with(&below.join("/"), options)
+        })
+        .map(|meta| InputFile::from_meta(&base, meta))
+        .collect();
+    if files.is_empty() {
+        return Err(StorageError::NotFound { url: url.to_owned() });
+    }
+    files.sort_by(|a, b| a.location.path.cmp(&b.location.path));
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -132,6 +190,24 @@ mod tests {
         // A prefix with only subdirectories exists but has no inputs.
         storage.put("memory://bkt/only/sub/x", Bytes::new()).unwrap();
         assert!(storage.list_inputs("memory://bkt/only").unwrap().is_empty());
+    }
+
+    #[test]
+    fn globs_match_segment_by_segment_and_skip_hidden() {
+        let storage = Storage::new().unwrap();
+        for key in
+            ["2026-01/a.txt", "2026-01/b.log", "2026-02/c.txt", "2025-12/d.txt", "2026-03/_x.txt", "2026-03/sub/e.txt"]
+        {
+            storage.put(&format!("memory://g/logs/{key}"), Bytes::from_static(b"x")).unwrap();
+        }
+        let names = |url: &str| -> Vec<String> {
+            storage.list_inputs(url).unwrap().iter().map(|f| f.path().as_ref().to_owned()).collect()
+        };
+        assert_eq!(names("memory://g/logs/2026-*/*.txt"), ["g/logs/2026-01/a.txt", "g/logs/2026-02/c.txt"]);
+        assert_eq!(names("memory://g/logs/202?-1*/*"), ["g/logs/2025-12/d.txt"]);
+        assert_eq!(names("memory://g/lo*/2026-0[12]/*.log"), ["g/logs/2026-01/b.log"]);
+        let err = storage.list_inputs("memory://g/logs/2027-*/*").unwrap_err();
+        assert!(err.is_not_found() && err.to_string().contains("2027-*"), "{err}");
     }
 
     #[test]

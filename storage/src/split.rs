@@ -7,6 +7,7 @@
 //! tiny tail split is made. Splits cut lines anywhere; the line reader
 //! ([`crate::SplitLines`]) gives each line to exactly one split.
 
+use crate::compression::Compression;
 use crate::listing::InputFile;
 
 /// Block size used to cap split size: 32 MiB (Hadoop's local file system default).
@@ -54,7 +55,8 @@ impl FileSplit {
 ///   `split_size = max(1, min(goal, LOCAL_BLOCK_SIZE))`;
 /// * per file, splits of `split_size` while the remaining bytes are more
 ///   than 1.1 × `split_size`, then one split with the rest;
-/// * a zero-length file gives one empty split `[0, 0)`.
+/// * a zero-length file gives one empty split `[0, 0)`;
+/// * a compressed file (`.gz`, `.zst`) gives one split of the whole file.
 ///
 /// Cost: O(number of splits); no I/O.
 pub fn plan_splits(files: &[InputFile], min_partitions: usize) -> Vec<FileSplit> {
@@ -65,6 +67,10 @@ pub fn plan_splits(files: &[InputFile], min_partitions: usize) -> Vec<FileSplit>
     for file in files {
         if file.size == 0 {
             splits.push(FileSplit::new(file.clone(), 0, 0));
+            continue;
+        }
+        if !Compression::from_name(&file.url).is_splittable() {
+            splits.push(FileSplit::new(file.clone(), 0, file.size));
             continue;
         }
         let mut remaining = file.size;
@@ -118,6 +124,13 @@ mod tests {
         assert_eq!(splits.iter().map(FileSplit::len).collect::<Vec<_>>()[..4], [10, 10, 5, 10]);
         let splits = plan_splits(&[file("a", 40)], 4);
         assert_eq!(splits.iter().map(FileSplit::len).collect::<Vec<_>>(), [10, 10, 10, 10]);
+    }
+
+    #[test]
+    fn compressed_files_are_one_split_each() {
+        let splits = plan_splits(&[file("a.gz", 1000), file("b.txt", 1000), file("c.zst", 10)], 20);
+        let gz: Vec<_> = ranges(&splits).into_iter().filter(|(n, ..)| n != "b.txt").collect();
+        assert_eq!(gz, [("a.gz".to_owned(), 0, 1000), ("c.zst".to_owned(), 0, 10)]);
     }
 
     #[test]

@@ -8,10 +8,15 @@
 //! | `/abs/in.txt` | local files | `abs/in.txt` |
 //! | `file:///abs/in.txt`, `file://localhost/abs`, `file:/abs` | local files | `abs/in.txt` (percent-decoded) |
 //! | `memory://bucket/key` | the storage's in-memory store | `bucket/key` (percent-decoded) |
+//! | `s3://bucket/key` (also `s3a://`) | S3 (or compatible), one client per bucket | `key` |
+//! | `gs://bucket/key` | Google Cloud Storage, one client per bucket | `key` |
+//! | `az://container/key` (also `azure://`) | Azure Blob Storage, one client per container | `key` |
+//! | `http://host:port/key`, `https://…` | HTTP/WebDAV, one client per host | `key` |
 //!
 //! Every other `scheme://` is [`StorageError::UnsupportedScheme`]. The
-//! display form ([`Location::url`]) is `file:///…` or `memory://…`, and
-//! parsing a display form gives back the same location.
+//! display form ([`Location::url`]) is `file:///…`, `memory://…` or
+//! `scheme://authority/key`, and parsing a display form gives back the
+//! same location.
 
 use std::path::{Component, PathBuf};
 
@@ -26,6 +31,16 @@ pub(crate) enum Scheme {
     File,
     /// The in-memory store owned by one [`crate::Storage`].
     Memory,
+    /// Amazon S3 or an S3-compatible server; the authority is the bucket.
+    S3,
+    /// Google Cloud Storage; the authority is the bucket.
+    Gcs,
+    /// Azure Blob Storage; the authority is the container.
+    Azure,
+    /// Plain HTTP (WebDAV); the authority is `host[:port]`.
+    Http,
+    /// HTTPS (WebDAV); the authority is `host[:port]`.
+    Https,
 }
 
 impl Scheme {
@@ -34,7 +49,24 @@ impl Scheme {
         match self {
             Self::File => "file",
             Self::Memory => "memory",
+            Self::S3 => "s3",
+            Self::Gcs => "gs",
+            Self::Azure => "az",
+            Self::Http => "http",
+            Self::Https => "https",
         }
+    }
+
+    /// The remote scheme named `name` (lower case), if any.
+    fn remote(name: &str) -> Option<Self> {
+        Some(match name {
+            "s3" | "s3a" => Self::S3,
+            "gs" => Self::Gcs,
+            "az" | "azure" => Self::Azure,
+            "http" => Self::Http,
+            "https" => Self::Https,
+            _ => return None,
+        })
     }
 }
 
@@ -83,6 +115,19 @@ impl Location {
                     Self::from_url_path(url, Scheme::File, path)
                 }
                 "memory" => Self::from_url_path(url, Scheme::Memory, rest),
+                other if Scheme::remote(other).is_some() => {
+                    let scheme = Scheme::remote(other).expect("checked by the guard");
+                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                    if authority.is_empty() {
+                        return Err(StorageError::invalid(
+                            url,
+                            format!("a {other}:// URL needs a bucket or host, as in {other}://name/key"),
+                        ));
+                    }
+                    let mut location = Self::from_url_path(url, scheme, path)?;
+                    location.key.authority = authority.to_owned();
+                    Ok(location)
+                }
                 _ => Err(StorageError::UnsupportedScheme { url: url.to_owned(), scheme: scheme.to_owned() }),
             };
         }
@@ -111,7 +156,14 @@ impl Location {
         match self.key.scheme {
             Scheme::File => format!("file:///{escaped}"),
             Scheme::Memory => format!("memory://{escaped}"),
+            remote => format!("{}://{}/{escaped}", remote.as_str(), self.key.authority),
         }
+    }
+
+    /// The URL of this location's store (`s3://bucket`, `https://host`),
+    /// as object_store's builders take it.
+    pub(crate) fn store_url(&self) -> String {
+        format!("{}://{}", self.key.scheme.as_str(), self.key.authority)
     }
 
     /// The location of `name` directly under this one.
@@ -123,7 +175,7 @@ impl Location {
     pub(crate) fn local_path(&self) -> Option<PathBuf> {
         match self.key.scheme {
             Scheme::File => Some(PathBuf::from("/").join(self.path.as_ref())),
-            Scheme::Memory => None,
+            _ => None,
         }
     }
 
@@ -198,8 +250,23 @@ mod tests {
     }
 
     #[test]
+    fn remote_urls_key_the_store_by_scheme_and_authority() {
+        let loc = Location::parse("s3a://bkt/dir/x.txt").unwrap();
+        assert_eq!((loc.key.scheme, loc.key.authority.as_str(), loc.path.as_ref()), (Scheme::S3, "bkt", "dir/x.txt"));
+        assert_eq!(loc.url(), "s3://bkt/dir/x.txt");
+        assert_eq!(loc.store_url(), "s3://bkt");
+        let loc = Location::parse("http://127.0.0.1:9000/a/b").unwrap();
+        assert_eq!((loc.key.scheme, loc.key.authority.as_str()), (Scheme::Http, "127.0.0.1:9000"));
+        assert_eq!(Location::parse("s3://bkt").unwrap().path.parts_count(), 0);
+        assert_eq!(Location::parse("az://c/k").unwrap().key.scheme, Scheme::Azure);
+        assert_eq!(Location::parse("gs://c/k").unwrap().key.scheme, Scheme::Gcs);
+    }
+
+    #[test]
     fn display_form_round_trips() {
-        for url in ["file:///tmp/a b/c%d.txt", "/tmp/plain.txt", "memory://b/k%25", "file:///"] {
+        for url in
+            ["file:///tmp/a b/c%d.txt", "/tmp/plain.txt", "memory://b/k%25", "file:///", "s3://b/k x", "https://h:1/p"]
+        {
             let loc = Location::parse(url).unwrap();
             assert_eq!(Location::parse(&loc.url()).unwrap(), loc, "{url}");
         }
@@ -208,10 +275,10 @@ mod tests {
 
     #[test]
     fn bad_urls_are_typed_errors_naming_the_url() {
-        let err = Location::parse("s3://bucket/key").unwrap_err();
-        assert!(matches!(&err, StorageError::UnsupportedScheme { scheme, .. } if scheme == "s3"), "{err:?}");
-        assert!(err.to_string().contains("s3://bucket/key"));
-        for bad in ["", "file://otherhost/x", "file:rel", "memory://a//b", "file:///a/../b"] {
+        let err = Location::parse("ftp://host/key").unwrap_err();
+        assert!(matches!(&err, StorageError::UnsupportedScheme { scheme, .. } if scheme == "ftp"), "{err:?}");
+        assert!(err.to_string().contains("ftp://host/key"));
+        for bad in ["", "file://otherhost/x", "file:rel", "memory://a//b", "file:///a/../b", "s3:///key", "gs://b//x"] {
             let err = Location::parse(bad).unwrap_err();
             assert!(matches!(err, StorageError::InvalidUrl { .. }), "{bad}: {err:?}");
             assert!(err.to_string().contains(bad), "{err}");

@@ -8,6 +8,7 @@ mod planner;
 mod properties;
 mod send_sync;
 mod spark_ops;
+mod storage;
 
 /// What a test returns: any error fails it with its message.
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -9,6 +9,7 @@
 pub(crate) mod cartesian;
 pub(crate) mod coalesced;
 pub(crate) mod cogroup;
+pub(crate) mod file_source;
 pub(crate) mod map_partitions;
 pub(crate) mod parallelize;
 pub(crate) mod shuffled;
