@@ -3,7 +3,7 @@
 //! Every transformation returns a new `Rdd` whose node records the operation, its parent and
 //! the user's call site; nothing runs until an action. Narrow transformations (`map`,
 //! `filter`, `flat_map`, ...) are thin layers over one node type,
-//! [`map_partitions::MapPartitionsNode`]: a task pulls a partition through the whole chain as
+//! `MapPartitionsNode`: a task pulls a partition through the whole chain as
 //! one iterator, without materialising anything in between.
 
 pub(crate) mod cartesian;
