@@ -68,6 +68,7 @@ pub struct ContextBuilder {
     threads: Option<usize>,
     app_name: Option<String>,
     max_task_attempts: Option<u32>,
+    memory_budget: Option<u64>,
     default_parallelism: Option<usize>,
     storage: StorageOptions,
 }
@@ -94,6 +95,13 @@ impl ContextBuilder {
     /// How many attempts a task gets before its job fails (default 4, at least 1).
     pub fn max_task_attempts(mut self, attempts: u32) -> Self {
         self.max_task_attempts = Some(attempts);
+        self
+    }
+
+    /// Bytes of memory the block manager may use for persisted partitions (default: a quarter
+    /// of the machine's RAM). Blocks beyond it are evicted, least recently used first.
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = Some(bytes);
         self
     }
 
@@ -147,6 +155,9 @@ impl ContextBuilder {
         let mut config = EngineConfig::new(threads);
         if let Some(attempts) = self.max_task_attempts {
             config = config.with_max_task_attempts(attempts);
+        }
+        if let Some(bytes) = self.memory_budget {
+            config = config.with_memory_budget(bytes);
         }
         let engine = EngineContext::local(config).map_err(Error::Startup)?;
         let storage = Storage::with_options(self.storage)?;

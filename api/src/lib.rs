@@ -61,6 +61,7 @@ mod tree;
 pub use actions::SaveMode;
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
+pub use ember_engine::StorageLevel;
 pub use error::{Error, Result};
 pub use pair::{CoGrouped, CoGrouped3, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};

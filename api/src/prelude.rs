@@ -6,4 +6,4 @@ pub use crate::data::Data;
 pub use crate::error::{Error, Result};
 pub use crate::partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use crate::rdd::{PartitionIter, Rdd};
-pub use ember_engine::JobMetrics;
+pub use ember_engine::{JobMetrics, StorageLevel};

@@ -5,6 +5,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use crate::block::BlockManager;
 use crate::config::EngineConfig;
 use crate::error::JobError;
 use crate::executor::ResultFn;
@@ -29,6 +30,7 @@ struct Inner {
     config: EngineConfig,
     ids: IdGen,
     shuffles: Arc<ShuffleRegistry>,
+    blocks: Arc<BlockManager>,
     backend: Box<dyn Backend>,
     history: Mutex<VecDeque<JobMetrics>>,
 }
@@ -40,12 +42,14 @@ impl EngineContext {
     /// The OS error when worker threads cannot be spawned.
     pub fn local(config: EngineConfig) -> std::io::Result<Self> {
         let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(MemoryShuffleStore::default())));
-        let backend = Box::new(LocalBackend::new(config.threads, Arc::clone(&shuffles))?);
+        let blocks = Arc::new(BlockManager::new(config.memory_budget));
+        let backend = Box::new(LocalBackend::new(config.threads, Arc::clone(&shuffles), Arc::clone(&blocks))?);
         Ok(EngineContext {
             inner: Arc::new(Inner {
                 config,
                 ids: IdGen::default(),
                 shuffles,
+                blocks,
                 backend,
                 history: Mutex::new(VecDeque::new()),
             }),
@@ -136,5 +140,10 @@ impl EngineContext {
     /// The shuffle registry (for tests and fault injection: deleting map outputs).
     pub fn shuffles(&self) -> &Arc<ShuffleRegistry> {
         &self.inner.shuffles
+    }
+
+    /// The block manager: cached partitions and the persist registry.
+    pub fn blocks(&self) -> &Arc<BlockManager> {
+        &self.inner.blocks
     }
 }

@@ -24,6 +24,7 @@
 //! * [`shuffle`]: where buckets live between stages, behind a trait.
 //! * [`EngineContext`]: one per user context; no process globals.
 
+pub mod block;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -37,6 +38,7 @@ pub mod task;
 #[cfg(test)]
 mod test_support;
 
+pub use block::StorageLevel;
 pub use config::EngineConfig;
 pub use context::EngineContext;
 pub use error::{BoxError, JobError, TaskFailure};

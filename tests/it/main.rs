@@ -4,6 +4,7 @@
 mod conformance;
 mod failures;
 mod operators;
+mod persist;
 mod planner;
 mod properties;
 mod send_sync;

@@ -12,6 +12,7 @@ pub(crate) mod cogroup;
 pub(crate) mod file_source;
 pub(crate) mod map_partitions;
 pub(crate) mod parallelize;
+pub(crate) mod persist;
 pub(crate) mod shuffled;
 pub(crate) mod text_file;
 pub(crate) mod union;
@@ -21,7 +22,8 @@ use std::hash::Hash;
 use std::panic::Location;
 use std::sync::Arc;
 
-use ember_engine::lineage::{LineageNode, render_lineage};
+use ember_engine::StorageLevel;
+use ember_engine::lineage::{LineageNode, render_lineage_marked};
 use ember_engine::{TaskContext, TaskFailure};
 
 use crate::context::Context;
@@ -46,14 +48,14 @@ pub trait Compute<T>: LineageNode {
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure>;
 }
 
-/// The one place a parent partition is read (Spark's `RDD.iterator`): the seam where cached
-/// blocks will be looked up before computing.
-pub(crate) fn iterator<T>(
+/// The one place a parent partition is read (Spark's `RDD.iterator`): a persisted node's
+/// cached block is returned instead of computing it (see [`persist::iterator`]).
+pub(crate) fn iterator<T: 'static>(
     node: &dyn Compute<T>,
     partition: usize,
     ctx: &TaskContext,
 ) -> Result<PartitionIter<T>, TaskFailure> {
-    node.compute(partition, ctx)
+    persist::iterator(node, partition, ctx)
 }
 
 /// A resilient distributed dataset: an immutable, partitioned collection of `T`, computed
@@ -118,7 +120,68 @@ impl<T: Data> Rdd<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn lineage(&self) -> String {
-        render_lineage(&self.lineage_node())
+        render_lineage_marked(&self.lineage_node(), &self.ctx.engine().blocks().persisted_levels())
+    }
+
+    /// Keeps this RDD's partitions once computed, at `level`, so later actions read them
+    /// instead of recomputing the lineage. Takes effect from the next job; returns `self` for
+    /// chaining. A partition evicted or lost is recomputed from lineage when next needed.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let squares = ctx.range(0, 100, 1, 4).map(|x| x * x);
+    /// squares.persist(StorageLevel::MemoryAndDisk);
+    /// assert_eq!(squares.count()?, 100);
+    /// assert_eq!(squares.reduce(|a, b| a + b)?, 328_350);
+    /// assert_eq!(ctx.last_job().unwrap().cache_hits(), 4);
+    /// assert!(squares.lineage().contains("[MemoryAndDisk]"));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn persist(&self, level: StorageLevel) -> &Self {
+        let codec = Arc::new(persist::BlockCodec::<T>::new());
+        self.ctx.engine().blocks().persist(self.node.meta().id, level, codec);
+        self
+    }
+
+    /// [`Rdd::persist`] at [`StorageLevel::MemoryOnly`].
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let evens = ctx.range(0, 10, 1, 2).filter(|x| x % 2 == 0);
+    /// evens.cache();
+    /// assert_eq!(evens.collect()?, vec![0, 2, 4, 6, 8]);
+    /// assert_eq!(evens.count()?, 5); // read from the cache
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn cache(&self) -> &Self {
+        self.persist(StorageLevel::MemoryOnly)
+    }
+
+    /// Stops persisting this RDD and drops its cached blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let xs = ctx.range(0, 10, 1, 2);
+    /// xs.cache();
+    /// xs.count()?;
+    /// xs.unpersist();
+    /// assert_eq!(xs.storage_level(), None);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn unpersist(&self) -> &Self {
+        self.ctx.engine().blocks().unpersist(self.node.meta().id);
+        self
+    }
+
+    /// The level this RDD is persisted at, if any.
+    pub fn storage_level(&self) -> Option<StorageLevel> {
+        self.ctx.engine().blocks().persisted(self.node.meta().id).map(|p| p.level)
     }
 
     /// The general narrow transformation: `f` turns partition `i`'s iterator into the new

@@ -5,6 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::block::BlockManager;
 use crate::error::TaskFailure;
 use crate::ids::ExecutorId;
 use crate::lineage::ShuffleDependency;
@@ -44,7 +45,12 @@ pub struct TaskOutcome {
 /// Runs one attempt on the current thread. A panic in user code is caught and becomes
 /// [`TaskFailure::Panic`]; a failure recorded through [`TaskContext::fail`] wins over a
 /// result computed from a stream that was cut short.
-pub fn run_attempt(task: TaskDescriptor, work: &StageWork, shuffles: Arc<ShuffleRegistry>) -> TaskOutcome {
+pub fn run_attempt(
+    task: TaskDescriptor,
+    work: &StageWork,
+    shuffles: Arc<ShuffleRegistry>,
+    blocks: Arc<BlockManager>,
+) -> TaskOutcome {
     let span = tracing::debug_span!(
         "task",
         job = task.job.0,
@@ -54,7 +60,7 @@ pub fn run_attempt(task: TaskDescriptor, work: &StageWork, shuffles: Arc<Shuffle
     );
     let _entered = span.enter();
     let started = Instant::now();
-    let ctx = TaskContext::new(task, shuffles);
+    let ctx = TaskContext::new(task, shuffles, blocks);
     let run = catch_unwind(AssertUnwindSafe(|| match work {
         StageWork::ShuffleMap(dep) => {
             let buckets = dep.writer.write(task.partition, &ctx)?;

@@ -123,12 +123,7 @@ impl JobRun {
         let stage_metrics = &mut self.stage_metrics[stage.0 as usize];
         match result {
             Ok(success) => {
-                let totals = &mut stage_metrics.totals;
-                totals.records_read += metrics.records_read;
-                totals.records_written += metrics.records_written;
-                totals.shuffle_bytes_written += metrics.shuffle_bytes_written;
-                totals.shuffle_bytes_read += metrics.shuffle_bytes_read;
-                totals.duration += metrics.duration;
+                stage_metrics.totals.add(&metrics);
                 self.on_success(task, success, &mut out);
             }
             Err(failure) => {
