@@ -485,6 +485,19 @@ impl Context {
         NodeMeta { id: self.inner.engine.ids().node(), op_name, call_site }
     }
 
+    /// Shares `value` with every task, read-only (see [`Broadcast`]).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the value cannot be serialized.
+    pub fn broadcast<T: Data>(&self, value: T) -> Result<crate::Broadcast<T>> {
+        crate::Broadcast::new(self, value)
+    }
+
+    /// A new accumulator combining values as `param` says (see [`crate::Accumulator`]).
+    pub fn accumulator<P: crate::AccumulatorParam>(&self, param: P) -> crate::Accumulator<P> {
+        crate::Accumulator::new(self, param)
+    }
+
     /// Runs `func` over `partitions` of `rdd` and returns its results in the same order.
     pub(crate) fn run_job<T, R, F>(&self, rdd: &Rdd<T>, partitions: &[usize], func: F) -> Result<Vec<R>>
     where

@@ -40,8 +40,10 @@
 //! * [`Rdd::lineage`] prints the lineage with its stage boundaries, like Spark's
 //!   `toDebugString`.
 
+pub mod accumulator;
 pub mod actions;
 mod approx;
+pub mod broadcast;
 mod combine;
 pub mod context;
 pub mod corpus;
@@ -58,7 +60,9 @@ mod sets;
 pub mod stats;
 mod tree;
 
+pub use accumulator::{Accumulator, AccumulatorParam};
 pub use actions::SaveMode;
+pub use broadcast::Broadcast;
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use ember_engine::StorageLevel;

@@ -1,6 +1,8 @@
 //! `use ember::prelude::*;` brings in what a pipeline needs.
 
+pub use crate::accumulator::{Accumulator, AccumulatorParam};
 pub use crate::actions::SaveMode;
+pub use crate::broadcast::Broadcast;
 pub use crate::context::{Context, ContextBuilder};
 pub use crate::data::Data;
 pub use crate::error::{Error, Result};

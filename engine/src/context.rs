@@ -5,7 +5,9 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use crate::accumulator::AccumulatorRegistry;
 use crate::block::BlockManager;
+use crate::broadcast::BroadcastRegistry;
 use crate::config::EngineConfig;
 use crate::error::JobError;
 use crate::executor::ResultFn;
@@ -31,6 +33,8 @@ struct Inner {
     ids: IdGen,
     shuffles: Arc<ShuffleRegistry>,
     blocks: Arc<BlockManager>,
+    accumulators: Arc<AccumulatorRegistry>,
+    broadcasts: BroadcastRegistry,
     backend: Box<dyn Backend>,
     history: Mutex<VecDeque<JobMetrics>>,
 }
@@ -50,6 +54,8 @@ impl EngineContext {
                 ids: IdGen::default(),
                 shuffles,
                 blocks,
+                accumulators: Arc::default(),
+                broadcasts: BroadcastRegistry::default(),
                 backend,
                 history: Mutex::new(VecDeque::new()),
             }),
@@ -117,6 +123,7 @@ impl EngineContext {
             func,
             &self.inner.config,
             &self.inner.shuffles,
+            &self.inner.accumulators,
             self.inner.backend.as_ref(),
         );
         let mut history = self.inner.history.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,5 +152,15 @@ impl EngineContext {
     /// The block manager: cached partitions and the persist registry.
     pub fn blocks(&self) -> &Arc<BlockManager> {
         &self.inner.blocks
+    }
+
+    /// The accumulator registry (the driver side of every accumulator).
+    pub fn accumulators(&self) -> &Arc<AccumulatorRegistry> {
+        &self.inner.accumulators
+    }
+
+    /// The serialized broadcast values.
+    pub fn broadcasts(&self) -> &BroadcastRegistry {
+        &self.inner.broadcasts
     }
 }

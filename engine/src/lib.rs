@@ -24,7 +24,9 @@
 //! * [`shuffle`]: where buckets live between stages, behind a trait.
 //! * [`EngineContext`]: one per user context; no process globals.
 
+pub mod accumulator;
 pub mod block;
+pub mod broadcast;
 pub mod config;
 pub mod context;
 pub mod error;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::accumulator::AccumulatorUpdates;
 use crate::block::{BlockData, BlockId, BlockManager, BlockSource, EncodeFn, StorageLevel};
 use crate::error::TaskFailure;
-use crate::ids::{JobId, ShuffleId, StageId};
+use crate::ids::{AccumulatorId, JobId, ShuffleId, StageId};
 use crate::shuffle::{ShuffleBlockId, ShuffleRegistry};
 
 /// Which attempt of which task to run. Holds ids only, never code: the executor already holds
@@ -83,6 +84,22 @@ struct Inner {
     blocks: Arc<BlockManager>,
     metrics: MetricCells,
     failure: RefCell<Option<TaskFailure>>,
+    accumulators: RefCell<AccumulatorUpdates>,
+}
+
+thread_local! {
+    /// The attempt running on this worker thread, set by the runner for the attempt's
+    /// duration (Spark's `TaskContext.get()`): how an accumulator's `add` finds its attempt.
+    static CURRENT: RefCell<Option<TaskContext>> = const { RefCell::new(None) };
+}
+
+/// Clears the current-attempt slot when the attempt ends, even by panic.
+pub(crate) struct CurrentGuard(());
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
 }
 
 #[derive(Default)]
@@ -112,8 +129,44 @@ impl TaskContext {
                 blocks,
                 metrics: MetricCells::default(),
                 failure: RefCell::new(None),
+                accumulators: RefCell::new(Vec::new()),
             }),
         }
+    }
+
+    /// The attempt running on the current thread, if the thread is running one.
+    pub fn current() -> Option<TaskContext> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Makes this the current thread's attempt until the guard drops.
+    pub(crate) fn enter(&self) -> CurrentGuard {
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        CurrentGuard(())
+    }
+
+    /// Updates this attempt's partial value of accumulator `id` with `f`, starting it with
+    /// `zero()` on first use.
+    pub fn accumulate(
+        &self,
+        id: AccumulatorId,
+        zero: impl FnOnce() -> Box<dyn std::any::Any + Send>,
+        f: impl FnOnce(&mut (dyn std::any::Any + Send)),
+    ) {
+        let mut updates = self.inner.accumulators.borrow_mut();
+        let k = match updates.iter().position(|(a, _)| *a == id) {
+            Some(k) => k,
+            None => {
+                updates.push((id, zero()));
+                updates.len() - 1
+            }
+        };
+        f(updates[k].1.as_mut());
+    }
+
+    /// Takes the attempt's accumulator updates.
+    pub fn take_accumulator_updates(&self) -> AccumulatorUpdates {
+        std::mem::take(&mut *self.inner.accumulators.borrow_mut())
     }
 
     /// The context's block manager (cached partitions, persist registry).

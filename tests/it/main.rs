@@ -8,6 +8,7 @@ mod persist;
 mod planner;
 mod properties;
 mod send_sync;
+mod shared_vars;
 mod spark_ops;
 mod storage;
 

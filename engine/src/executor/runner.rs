@@ -5,6 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::accumulator::AccumulatorUpdates;
 use crate::block::BlockManager;
 use crate::error::TaskFailure;
 use crate::ids::ExecutorId;
@@ -40,6 +41,8 @@ pub struct TaskOutcome {
     pub result: Result<TaskSuccess, TaskFailure>,
     /// What it measured.
     pub metrics: TaskMetrics,
+    /// Its accumulator updates (applied by the driver only for a first success).
+    pub accumulators: AccumulatorUpdates,
 }
 
 /// Runs one attempt on the current thread. A panic in user code is caught and becomes
@@ -61,6 +64,7 @@ pub fn run_attempt(
     let _entered = span.enter();
     let started = Instant::now();
     let ctx = TaskContext::new(task, shuffles, blocks);
+    let current = ctx.enter();
     let run = catch_unwind(AssertUnwindSafe(|| match work {
         StageWork::ShuffleMap(dep) => {
             let buckets = dep.writer.write(task.partition, &ctx)?;
@@ -82,7 +86,9 @@ pub fn run_attempt(
         Ok(Err(failure)) => Err(ctx.take_failure().unwrap_or(failure)),
         Err(payload) => Err(TaskFailure::from_panic(payload)),
     };
+    drop(current);
     let metrics = ctx.metrics(started.elapsed());
+    let accumulators = if result.is_ok() { ctx.take_accumulator_updates() } else { Vec::new() };
     tracing::debug!(
         ok = result.is_ok(),
         records_read = metrics.records_read,
@@ -92,5 +98,5 @@ pub fn run_attempt(
         millis = metrics.duration.as_millis() as u64,
         "task finished"
     );
-    TaskOutcome { task, result, metrics }
+    TaskOutcome { task, result, metrics, accumulators }
 }

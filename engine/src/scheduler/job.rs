@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::metrics::{JobMetrics, StageMetrics};
+use crate::accumulator::{AccumulatorRegistry, AccumulatorUpdates};
 use crate::config::EngineConfig;
 use crate::error::{JobError, TaskFailure};
 use crate::executor::ResultFn;
@@ -29,6 +30,9 @@ pub struct JobRun {
     graph: StageGraph,
     config: EngineConfig,
     shuffles: Arc<ShuffleRegistry>,
+    accumulators: Arc<AccumulatorRegistry>,
+    /// (stage, partition) whose first successful attempt's accumulator updates were applied.
+    accumulated: HashSet<(StageId, usize)>,
     work: Vec<Arc<StageWork>>,
     /// Result-stage partition → index in the job's result vector.
     result_slots: HashMap<usize, usize>,
@@ -56,6 +60,7 @@ impl JobRun {
         func: Arc<ResultFn>,
         config: EngineConfig,
         shuffles: Arc<ShuffleRegistry>,
+        accumulators: Arc<AccumulatorRegistry>,
     ) -> Self {
         let work = graph
             .stages()
@@ -82,6 +87,8 @@ impl JobRun {
             job,
             config,
             shuffles,
+            accumulators,
+            accumulated: HashSet::new(),
             work,
             results: (0..partitions.len()).map(|_| None).collect(),
             results_missing: result_slots.len(),
@@ -114,7 +121,7 @@ impl JobRun {
     /// Feeds one attempt's outcome; returns what to do next.
     pub fn on_outcome(&mut self, outcome: TaskOutcome) -> Vec<Command> {
         let mut out = Vec::new();
-        let TaskOutcome { task, result, metrics } = outcome;
+        let TaskOutcome { task, result, metrics, accumulators } = outcome;
         let (stage, partition) = (task.stage, task.partition);
         self.in_flight.remove(&(stage, partition));
         if self.finished {
@@ -124,6 +131,7 @@ impl JobRun {
         match result {
             Ok(success) => {
                 stage_metrics.totals.add(&metrics);
+                self.apply_accumulators(task, accumulators);
                 self.on_success(task, success, &mut out);
             }
             Err(failure) => {
@@ -144,6 +152,14 @@ impl JobRun {
     /// The metrics gathered so far, closing the job.
     pub fn into_metrics(self, duration: Duration, succeeded: bool) -> JobMetrics {
         JobMetrics { job: self.job, succeeded, duration, stages: self.stage_metrics }
+    }
+
+    /// Applies an attempt's accumulator updates once per (stage, partition): the first
+    /// successful attempt's, never a retry's or a duplicate's.
+    fn apply_accumulators(&mut self, task: TaskDescriptor, updates: AccumulatorUpdates) {
+        if self.accumulated.insert((task.stage, task.partition)) {
+            self.accumulators.apply(updates);
+        }
     }
 
     fn on_success(&mut self, task: TaskDescriptor, success: TaskSuccess, out: &mut Vec<Command>) {

@@ -56,7 +56,7 @@ impl Harness {
                 StageKind::Result => None,
             })
             .collect();
-        let run = JobRun::new(JobId(7), graph, partitions, never_run(), config, Arc::clone(registry));
+        let run = JobRun::new(JobId(7), graph, partitions, never_run(), config, Arc::clone(registry), Arc::default());
         Harness { run: Some(run), registry: Arc::clone(registry), writes, finished: None }
     }
 
@@ -96,7 +96,12 @@ impl Harness {
     }
 
     fn feed(&mut self, task: TaskDescriptor, result: Result<TaskSuccess, TaskFailure>) -> Vec<TaskDescriptor> {
-        let commands = self.run().on_outcome(TaskOutcome { task, result, metrics: TaskMetrics::default() });
+        let commands = self.run().on_outcome(TaskOutcome {
+            task,
+            result,
+            metrics: TaskMetrics::default(),
+            accumulators: Vec::new(),
+        });
         self.absorb(commands)
     }
 
@@ -160,7 +165,12 @@ impl Harness {
                 Err(TaskFailure::FetchFailed { shuffle: shuffles.first().copied().unwrap_or_default(), map: 0 }),
             ];
             for result in results {
-                let commands = run.on_outcome(TaskOutcome { task, result, metrics: TaskMetrics::default() });
+                let commands = run.on_outcome(TaskOutcome {
+                    task,
+                    result,
+                    metrics: TaskMetrics::default(),
+                    accumulators: Vec::new(),
+                });
                 assert!(commands.is_empty(), "an outcome after Finish produced commands");
             }
         }
