@@ -485,6 +485,12 @@ impl Context {
         NodeMeta { id: self.inner.engine.ids().node(), op_name, call_site }
     }
 
+    /// Fault injection for tests: drop cached blocks, delete map outputs, fail attempts.
+    #[doc(hidden)]
+    pub fn faults(&self) -> crate::fault::Faults<'_> {
+        crate::fault::Faults::new(self)
+    }
+
     /// Shares `value` with every task, read-only (see [`Broadcast`]).
     ///
     /// # Errors

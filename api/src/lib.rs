@@ -49,6 +49,8 @@ pub mod context;
 pub mod corpus;
 pub mod data;
 pub mod error;
+#[doc(hidden)]
+pub mod fault;
 pub mod pair;
 mod parquet_io;
 pub mod partitioner;

@@ -12,6 +12,7 @@ use crate::config::EngineConfig;
 use crate::error::JobError;
 use crate::executor::ResultFn;
 use crate::executor::{Backend, LocalBackend};
+use crate::fault::FaultPlan;
 use crate::ids::{IdGen, JobId};
 use crate::lineage::MapOutputWriter;
 use crate::lineage::{LineageNode, PartitionerDesc, ShuffleDependency};
@@ -35,6 +36,7 @@ struct Inner {
     blocks: Arc<BlockManager>,
     accumulators: Arc<AccumulatorRegistry>,
     broadcasts: BroadcastRegistry,
+    faults: Arc<FaultPlan>,
     backend: Box<dyn Backend>,
     history: Mutex<VecDeque<JobMetrics>>,
 }
@@ -47,7 +49,13 @@ impl EngineContext {
     pub fn local(config: EngineConfig) -> std::io::Result<Self> {
         let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(MemoryShuffleStore::default())));
         let blocks = Arc::new(BlockManager::new(config.memory_budget));
-        let backend = Box::new(LocalBackend::new(config.threads, Arc::clone(&shuffles), Arc::clone(&blocks))?);
+        let faults = Arc::new(FaultPlan::default());
+        let backend = Box::new(LocalBackend::new(
+            config.threads,
+            Arc::clone(&shuffles),
+            Arc::clone(&blocks),
+            Arc::clone(&faults),
+        )?);
         Ok(EngineContext {
             inner: Arc::new(Inner {
                 config,
@@ -56,6 +64,7 @@ impl EngineContext {
                 blocks,
                 accumulators: Arc::default(),
                 broadcasts: BroadcastRegistry::default(),
+                faults,
                 backend,
                 history: Mutex::new(VecDeque::new()),
             }),
@@ -162,5 +171,10 @@ impl EngineContext {
     /// The serialized broadcast values.
     pub fn broadcasts(&self) -> &BroadcastRegistry {
         &self.inner.broadcasts
+    }
+
+    /// The fault plan (tests only): which attempts to fail.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.inner.faults
     }
 }

@@ -31,6 +31,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod executor;
+pub mod fault;
 pub mod ids;
 pub mod lineage;
 pub mod plan;

@@ -7,6 +7,7 @@ mod operators;
 mod persist;
 mod planner;
 mod properties;
+mod recovery;
 mod send_sync;
 mod shared_vars;
 mod spark_ops;

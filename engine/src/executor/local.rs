@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::{Backend, StageWork, run_attempt};
 use crate::block::BlockManager;
 use crate::executor::TaskOutcome;
+use crate::fault::FaultPlan;
 use crate::shuffle::ShuffleRegistry;
 use crate::task::TaskDescriptor;
 
@@ -27,6 +28,7 @@ pub struct LocalBackend {
     threads: Vec<JoinHandle<()>>,
     shuffles: Arc<ShuffleRegistry>,
     blocks: Arc<BlockManager>,
+    faults: Arc<FaultPlan>,
 }
 
 impl LocalBackend {
@@ -34,7 +36,12 @@ impl LocalBackend {
     ///
     /// # Errors
     /// The OS error when a thread cannot be spawned.
-    pub fn new(threads: usize, shuffles: Arc<ShuffleRegistry>, blocks: Arc<BlockManager>) -> std::io::Result<Self> {
+    pub fn new(
+        threads: usize,
+        shuffles: Arc<ShuffleRegistry>,
+        blocks: Arc<BlockManager>,
+        faults: Arc<FaultPlan>,
+    ) -> std::io::Result<Self> {
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
         let threads = (0..threads.max(1))
             .map(|k| {
@@ -48,7 +55,7 @@ impl LocalBackend {
                 )
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(LocalBackend { queue: Some(queue), threads, shuffles, blocks })
+        Ok(LocalBackend { queue: Some(queue), threads, shuffles, blocks, faults })
     }
 }
 
@@ -56,7 +63,8 @@ impl Backend for LocalBackend {
     fn launch(&self, task: TaskDescriptor, work: Arc<StageWork>, report: Box<dyn FnOnce(TaskOutcome) + Send>) {
         let shuffles = Arc::clone(&self.shuffles);
         let blocks = Arc::clone(&self.blocks);
-        let job: Job = Box::new(move || report(run_attempt(task, &work, shuffles, blocks)));
+        let faults = Arc::clone(&self.faults);
+        let job: Job = Box::new(move || report(run_attempt(task, &work, shuffles, blocks, &faults)));
         let queue = self.queue.as_ref().expect("the queue lives until drop");
         // Sending only fails once every worker has exited, which happens only after drop.
         let _ = queue.send(job);

@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::accumulator::AccumulatorUpdates;
 use crate::block::BlockManager;
 use crate::error::TaskFailure;
+use crate::fault::{AttemptInfo, FaultPlan};
 use crate::ids::ExecutorId;
 use crate::lineage::ShuffleDependency;
 use crate::shuffle::{MapStatus, ShuffleRegistry};
@@ -53,6 +54,7 @@ pub fn run_attempt(
     work: &StageWork,
     shuffles: Arc<ShuffleRegistry>,
     blocks: Arc<BlockManager>,
+    faults: &FaultPlan,
 ) -> TaskOutcome {
     let span = tracing::debug_span!(
         "task",
@@ -65,7 +67,19 @@ pub fn run_attempt(
     let started = Instant::now();
     let ctx = TaskContext::new(task, shuffles, blocks);
     let current = ctx.enter();
+    let info = AttemptInfo {
+        job: task.job,
+        stage: task.stage,
+        result_stage: matches!(work, StageWork::Result(_)),
+        partition: task.partition,
+        attempt: task.attempt,
+    };
+    let injected = faults.should_fail(&info);
     let run = catch_unwind(AssertUnwindSafe(|| match work {
+        _ if injected => Err(TaskFailure::error(format!(
+            "injected fault: attempt {} of partition {} of stage {}",
+            task.attempt, task.partition, task.stage
+        ))),
         StageWork::ShuffleMap(dep) => {
             let buckets = dep.writer.write(task.partition, &ctx)?;
             let bucket_sizes: Vec<u64> = buckets.iter().map(|b| b.len() as u64).collect();

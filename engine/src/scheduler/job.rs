@@ -11,7 +11,7 @@ use crate::config::EngineConfig;
 use crate::error::{JobError, TaskFailure};
 use crate::executor::ResultFn;
 use crate::executor::{StageWork, TaskOutcome, TaskSuccess};
-use crate::ids::{JobId, StageId};
+use crate::ids::{JobId, ShuffleId, StageId};
 use crate::plan::{StageGraph, StageKind};
 use crate::shuffle::ShuffleRegistry;
 use crate::task::TaskDescriptor;
@@ -33,6 +33,12 @@ pub struct JobRun {
     accumulators: Arc<AccumulatorRegistry>,
     /// (stage, partition) whose first successful attempt's accumulator updates were applied.
     accumulated: HashSet<(StageId, usize)>,
+    /// Counts map-output registrations: the clock that tells stale fetch failures apart.
+    epoch: u64,
+    /// (stage, partition) → the epoch its latest attempt was launched at.
+    launched_at: HashMap<(StageId, usize), u64>,
+    /// (shuffle, map) → the epoch its output was last registered at.
+    registered_at: HashMap<(ShuffleId, usize), u64>,
     work: Vec<Arc<StageWork>>,
     /// Result-stage partition → index in the job's result vector.
     result_slots: HashMap<usize, usize>,
@@ -89,6 +95,9 @@ impl JobRun {
             shuffles,
             accumulators,
             accumulated: HashSet::new(),
+            epoch: 0,
+            launched_at: HashMap::new(),
+            registered_at: HashMap::new(),
             work,
             results: (0..partitions.len()).map(|_| None).collect(),
             results_missing: result_slots.len(),
@@ -173,6 +182,8 @@ impl JobRun {
                     unreachable!("only shuffle-map stages produce map outputs")
                 };
                 self.shuffles.tracker.register_map_output(dep.shuffle_id, partition, status);
+                self.epoch += 1;
+                self.registered_at.insert((dep.shuffle_id, partition), self.epoch);
                 let done = self.pending.get(&stage).is_none_or(BTreeSet::is_empty);
                 if done && self.running.contains(&stage) {
                     self.stage_finished(stage, out);
@@ -196,8 +207,21 @@ impl JobRun {
     fn on_failure(&mut self, task: TaskDescriptor, failure: TaskFailure, out: &mut Vec<Command>) {
         let (stage, partition) = (task.stage, task.partition);
         if let TaskFailure::FetchFailed { shuffle, map } = failure {
-            self.shuffles.tracker.unregister_map_output(shuffle, map);
-            self.shuffles.store.remove_map_output(shuffle, map);
+            // A report about an output registered after the failing attempt was launched is
+            // stale (the map task already reran): it forgets nothing. Otherwise forget the
+            // reported output and every other registered output of the shuffle the store no
+            // longer has, so one resubmission reruns all the lost map tasks at once.
+            let launched = self.launched_at.get(&(stage, partition)).copied().unwrap_or(0);
+            let stale = self.registered_at.get(&(shuffle, map)).is_some_and(|&at| at > launched);
+            if !stale {
+                self.shuffles.tracker.unregister_map_output(shuffle, map);
+                self.shuffles.store.remove_map_output(shuffle, map);
+                for m in self.shuffles.tracker.registered_maps(shuffle) {
+                    if !self.shuffles.store.has_map_output(shuffle, m) {
+                        self.shuffles.tracker.unregister_map_output(shuffle, m);
+                    }
+                }
+            }
             if self.running.remove(&stage) {
                 let count = self.fetch_failures.entry(stage).or_insert(0);
                 *count += 1;
@@ -295,6 +319,7 @@ impl JobRun {
         }
         let attempt = self.next_attempt.entry((stage, partition)).or_insert(0);
         let task = TaskDescriptor { job: self.job, stage, partition, attempt: *attempt };
+        self.launched_at.insert((stage, partition), self.epoch);
         *attempt += 1;
         self.stage_metrics[stage.0 as usize].tasks_launched += 1;
         out.push(Command::Launch(task, Arc::clone(&self.work[stage.0 as usize])));
