@@ -39,7 +39,12 @@ pub struct Context {
     inner: Arc<Inner>,
 }
 
+/// A checkpoint waiting for the end of the next job to be written.
+type PendingCheckpoint = Box<dyn FnOnce(&Context) -> Result<()> + Send>;
+
 struct Inner {
+    checkpoint_dir: std::sync::Mutex<Option<String>>,
+    pending_checkpoints: std::sync::Mutex<Vec<PendingCheckpoint>>,
     engine: EngineContext,
     storage: Storage,
     default_parallelism: Option<usize>,
@@ -163,6 +168,8 @@ impl ContextBuilder {
         let storage = Storage::with_options(self.storage)?;
         Ok(Context {
             inner: Arc::new(Inner {
+                checkpoint_dir: std::sync::Mutex::new(None),
+                pending_checkpoints: std::sync::Mutex::new(Vec::new()),
                 engine,
                 storage,
                 default_parallelism: self.default_parallelism,
@@ -485,6 +492,30 @@ impl Context {
         NodeMeta { id: self.inner.engine.ids().node(), op_name, call_site }
     }
 
+    /// Sets the directory (any storage URL: a path, `file://`, `memory://`, `s3://`, ...)
+    /// under which [`Rdd::checkpoint`] writes.
+    pub fn set_checkpoint_dir(&self, url: impl Into<String>) {
+        *self.inner.checkpoint_dir.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.into());
+    }
+
+    /// The checkpoint directory, if set.
+    pub fn checkpoint_dir(&self) -> Option<String> {
+        self.inner.checkpoint_dir.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn add_pending_checkpoint(&self, write: PendingCheckpoint) {
+        self.inner.pending_checkpoints.lock().unwrap_or_else(|e| e.into_inner()).push(write);
+    }
+
+    /// Writes the checkpoints marked before the job that just succeeded.
+    fn write_pending_checkpoints(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.inner.pending_checkpoints.lock().unwrap_or_else(|e| e.into_inner()));
+        for write in pending {
+            write(self)?;
+        }
+        Ok(())
+    }
+
     /// Fault injection for tests: drop cached blocks, delete map outputs, fail attempts.
     #[doc(hidden)]
     pub fn faults(&self) -> crate::fault::Faults<'_> {
@@ -519,6 +550,7 @@ impl Context {
         });
         let lineage = rdd.lineage_node();
         let values = self.inner.engine.run_job(&lineage, partitions, result_fn)?;
+        self.write_pending_checkpoints()?;
         Ok(values
             .into_iter()
             .map(|v| *v.downcast::<R>().expect("a result task returns the type its job asked for"))

@@ -1,6 +1,7 @@
 //! Ember's behaviour tests through the public `ember` API: one integration binary, one module
 //! per concern, every result checked against a sequential computation on plain collections.
 
+mod checkpoint;
 mod conformance;
 mod failures;
 mod operators;

@@ -7,6 +7,7 @@
 //! one iterator, without materialising anything in between.
 
 pub(crate) mod cartesian;
+pub(crate) mod checkpoint;
 pub(crate) mod coalesced;
 pub(crate) mod cogroup;
 pub(crate) mod file_source;
@@ -67,11 +68,12 @@ pub(crate) fn iterator<T: 'static>(
 pub struct Rdd<T> {
     node: Arc<dyn Compute<T>>,
     ctx: Context,
+    checkpoint: Option<Arc<checkpoint::CheckpointNode<T>>>,
 }
 
 impl<T> Clone for Rdd<T> {
     fn clone(&self) -> Self {
-        Rdd { node: Arc::clone(&self.node), ctx: self.ctx.clone() }
+        Rdd { node: Arc::clone(&self.node), ctx: self.ctx.clone(), checkpoint: self.checkpoint.clone() }
     }
 }
 
@@ -84,7 +86,7 @@ impl<T> std::fmt::Debug for Rdd<T> {
 
 impl<T: Data> Rdd<T> {
     pub(crate) fn from_node(node: Arc<dyn Compute<T>>, ctx: Context) -> Self {
-        Rdd { node, ctx }
+        Rdd { node, ctx, checkpoint: None }
     }
 
     pub(crate) fn node(&self) -> &Arc<dyn Compute<T>> {
@@ -177,6 +179,58 @@ impl<T: Data> Rdd<T> {
     pub fn unpersist(&self) -> &Self {
         self.ctx.engine().blocks().unpersist(self.node.meta().id);
         self
+    }
+
+    /// Marks this RDD for checkpointing into the directory set with
+    /// [`Context::set_checkpoint_dir`] (any storage URL): after the next job the context runs,
+    /// its partitions are written there as object files (recomputed by a job of their own, so
+    /// persist the RDD first if it is expensive), and from then on its lineage starts at the
+    /// checkpoint. Applies to this handle (and clones made from it afterwards). The data
+    /// outlives the context: [`Context::object_file`] on [`Rdd::checkpoint_path`] reads it back.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] when no checkpoint directory is set.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.set_checkpoint_dir("memory://ckpt");
+    /// let mut squares = ctx.range(0, 10, 1, 2).map(|x| x * x);
+    /// squares.checkpoint()?;
+    /// assert_eq!(squares.count()?, 10); // then writes the checkpoint
+    /// assert!(squares.is_checkpointed());
+    /// assert!(!squares.lineage().contains("range"));
+    /// assert_eq!(squares.collect()?, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn checkpoint(&mut self) -> crate::Result<()> {
+        let Some(base) = self.ctx.checkpoint_dir() else {
+            return Err(crate::Error::Config {
+                key: "checkpoint_dir",
+                value: String::new(),
+                reason: "call Context::set_checkpoint_dir before checkpoint()".to_owned(),
+            });
+        };
+        let meta = self.ctx.new_meta("checkpoint", Location::caller());
+        let dir = format!("{}/rdd-{}", base.trim_end_matches('/'), meta.id);
+        let node = Arc::new(checkpoint::CheckpointNode::new(meta, Arc::clone(&self.node), dir));
+        let pending = Arc::clone(&node);
+        self.ctx.add_pending_checkpoint(Box::new(move |ctx| pending.write(ctx)));
+        self.node = node.clone();
+        self.checkpoint = Some(node);
+        Ok(())
+    }
+
+    /// Whether this RDD's checkpoint has been written (its lineage now starts there).
+    pub fn is_checkpointed(&self) -> bool {
+        self.checkpoint.as_ref().is_some_and(|c| c.is_written())
+    }
+
+    /// Where this RDD's checkpoint is (or will be) written, if [`Rdd::checkpoint`] was called.
+    pub fn checkpoint_path(&self) -> Option<String> {
+        self.checkpoint.as_ref().map(|c| c.dir().to_owned())
     }
 
     /// The level this RDD is persisted at, if any.
