@@ -358,6 +358,47 @@ fn two_reducers_losing_the_same_output_rerun_it_once() {
 }
 
 #[test]
+fn a_stale_fetch_failure_about_an_output_already_rerun_forgets_nothing() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(2), 2);
+    let registry = registry();
+    let mut h = Harness::new(&reduced, vec![0, 1], &registry);
+    h.start();
+    h.map_done(task(0, 0, 0));
+    h.map_done(task(0, 1, 0));
+    assert_eq!(sorted(h.fetch_failed(task(1, 0, 0), shuffle, 0)), vec![(0, 0, 1)]);
+    assert_eq!(sorted(h.map_done(task(0, 0, 1))), vec![(1, 0, 1)], "reducer 1 is still running");
+    // Reducer 1 was launched before map 0's new output was registered: its report is stale.
+    assert_eq!(sorted(h.fetch_failed(task(1, 1, 0), shuffle, 0)), vec![(1, 1, 1)], "no map task reruns");
+    assert!(registry.tracker.missing_maps(shuffle, 2).is_empty(), "the new output is kept");
+    h.value_done(task(1, 0, 1));
+    h.value_done(task(1, 1, 1));
+    assert_eq!(h.values(), vec![0, 10]);
+    let m = h.close(&[]);
+    assert_eq!(m.stages[0].tasks_launched, 3);
+}
+
+#[test]
+fn a_fetch_failure_forgets_every_output_the_store_lost() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(3), 1);
+    let registry = registry();
+    let mut h = Harness::new(&reduced, vec![0], &registry);
+    h.start();
+    h.map_done(task(0, 0, 0));
+    h.map_done(task(0, 1, 0));
+    h.map_done(task(0, 2, 0));
+    registry.store.remove_map_output(shuffle, 0);
+    registry.store.remove_map_output(shuffle, 2);
+    assert_eq!(sorted(h.fetch_failed(task(1, 0, 0), shuffle, 0)), vec![(0, 0, 1), (0, 2, 1)], "one resubmission");
+    h.map_done(task(0, 0, 1));
+    assert_eq!(sorted(h.map_done(task(0, 2, 1))), vec![(1, 0, 1)]);
+    h.value_done(task(1, 0, 1));
+    assert_eq!(h.values(), vec![0]);
+    h.close(&[]);
+}
+
+#[test]
 fn a_stage_that_keeps_losing_its_input_gives_up() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(1), 1);
