@@ -84,6 +84,7 @@ pub use ember_storage as storage;
 
 /// Engine types that appear in the API: job metrics, and what a custom [`Compute`] node needs.
 pub mod engine {
+    pub use ember_engine::ids::{AccumulatorId, BroadcastId};
     pub use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
     pub use ember_engine::{
         JobMetrics, PartitionerDesc, PartitionerKind, StageMetrics, TaskContext, TaskFailure, TaskMetrics,

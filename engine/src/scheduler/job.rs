@@ -33,12 +33,12 @@ pub struct JobRun {
     accumulators: Arc<AccumulatorRegistry>,
     /// (stage, partition) whose first successful attempt's accumulator updates were applied.
     accumulated: HashSet<(StageId, usize)>,
-    /// Counts map-output registrations: the clock that tells stale fetch failures apart.
-    epoch: u64,
-    /// (stage, partition) → the epoch its latest attempt was launched at.
+    /// Ticks at every launch and map-output registration: tells stale fetch failures apart.
+    clock: u64,
+    /// (stage, partition) → the clock when its latest attempt was launched.
     launched_at: HashMap<(StageId, usize), u64>,
-    /// (shuffle, map) → the epoch its output was last registered at.
-    registered_at: HashMap<(ShuffleId, usize), u64>,
+    /// (shuffle, map) → the clock when that map task was last launched or registered.
+    map_touched: HashMap<(ShuffleId, usize), u64>,
     work: Vec<Arc<StageWork>>,
     /// Result-stage partition → index in the job's result vector.
     result_slots: HashMap<usize, usize>,
@@ -95,9 +95,9 @@ impl JobRun {
             shuffles,
             accumulators,
             accumulated: HashSet::new(),
-            epoch: 0,
+            clock: 0,
             launched_at: HashMap::new(),
-            registered_at: HashMap::new(),
+            map_touched: HashMap::new(),
             work,
             results: (0..partitions.len()).map(|_| None).collect(),
             results_missing: result_slots.len(),
@@ -182,8 +182,8 @@ impl JobRun {
                     unreachable!("only shuffle-map stages produce map outputs")
                 };
                 self.shuffles.tracker.register_map_output(dep.shuffle_id, partition, status);
-                self.epoch += 1;
-                self.registered_at.insert((dep.shuffle_id, partition), self.epoch);
+                self.clock += 1;
+                self.map_touched.insert((dep.shuffle_id, partition), self.clock);
                 let done = self.pending.get(&stage).is_none_or(BTreeSet::is_empty);
                 if done && self.running.contains(&stage) {
                     self.stage_finished(stage, out);
@@ -207,12 +207,13 @@ impl JobRun {
     fn on_failure(&mut self, task: TaskDescriptor, failure: TaskFailure, out: &mut Vec<Command>) {
         let (stage, partition) = (task.stage, task.partition);
         if let TaskFailure::FetchFailed { shuffle, map } = failure {
-            // A report about an output registered after the failing attempt was launched is
-            // stale (the map task already reran): it forgets nothing. Otherwise forget the
+            // A report about a map task relaunched (or re-registered) after the failing attempt
+            // was launched is stale: the map task is already rerunning, and its new output
+            // may already be in the store, so it forgets nothing. Otherwise forget the
             // reported output and every other registered output of the shuffle the store no
             // longer has, so one resubmission reruns all the lost map tasks at once.
             let launched = self.launched_at.get(&(stage, partition)).copied().unwrap_or(0);
-            let stale = self.registered_at.get(&(shuffle, map)).is_some_and(|&at| at > launched);
+            let stale = self.map_touched.get(&(shuffle, map)).is_some_and(|&at| at > launched);
             if !stale {
                 self.shuffles.tracker.unregister_map_output(shuffle, map);
                 self.shuffles.store.remove_map_output(shuffle, map);
@@ -319,7 +320,11 @@ impl JobRun {
         }
         let attempt = self.next_attempt.entry((stage, partition)).or_insert(0);
         let task = TaskDescriptor { job: self.job, stage, partition, attempt: *attempt };
-        self.launched_at.insert((stage, partition), self.epoch);
+        self.clock += 1;
+        self.launched_at.insert((stage, partition), self.clock);
+        if let StageKind::ShuffleMap(dep) = &self.graph.stage(stage).kind {
+            self.map_touched.insert((dep.shuffle_id, partition), self.clock);
+        }
         *attempt += 1;
         self.stage_metrics[stage.0 as usize].tasks_launched += 1;
         out.push(Command::Launch(task, Arc::clone(&self.work[stage.0 as usize])));
