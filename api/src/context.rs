@@ -39,7 +39,12 @@ pub struct Context {
     inner: Arc<Inner>,
 }
 
+/// A checkpoint waiting for the end of the next job to be written.
+type PendingCheckpoint = Box<dyn FnOnce(&Context) -> Result<()> + Send>;
+
 struct Inner {
+    checkpoint_dir: std::sync::Mutex<Option<String>>,
+    pending_checkpoints: std::sync::Mutex<Vec<PendingCheckpoint>>,
     engine: EngineContext,
     storage: Storage,
     default_parallelism: Option<usize>,
@@ -68,6 +73,7 @@ pub struct ContextBuilder {
     threads: Option<usize>,
     app_name: Option<String>,
     max_task_attempts: Option<u32>,
+    memory_budget: Option<u64>,
     default_parallelism: Option<usize>,
     storage: StorageOptions,
 }
@@ -94,6 +100,13 @@ impl ContextBuilder {
     /// How many attempts a task gets before its job fails (default 4, at least 1).
     pub fn max_task_attempts(mut self, attempts: u32) -> Self {
         self.max_task_attempts = Some(attempts);
+        self
+    }
+
+    /// Bytes of memory the block manager may use for persisted partitions (default: a quarter
+    /// of the machine's RAM). Blocks beyond it are evicted, least recently used first.
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = Some(bytes);
         self
     }
 
@@ -148,10 +161,15 @@ impl ContextBuilder {
         if let Some(attempts) = self.max_task_attempts {
             config = config.with_max_task_attempts(attempts);
         }
+        if let Some(bytes) = self.memory_budget {
+            config = config.with_memory_budget(bytes);
+        }
         let engine = EngineContext::local(config).map_err(Error::Startup)?;
         let storage = Storage::with_options(self.storage)?;
         Ok(Context {
             inner: Arc::new(Inner {
+                checkpoint_dir: std::sync::Mutex::new(None),
+                pending_checkpoints: std::sync::Mutex::new(Vec::new()),
                 engine,
                 storage,
                 default_parallelism: self.default_parallelism,
@@ -474,6 +492,49 @@ impl Context {
         NodeMeta { id: self.inner.engine.ids().node(), op_name, call_site }
     }
 
+    /// Sets the directory (any storage URL: a path, `file://`, `memory://`, `s3://`, ...)
+    /// under which [`Rdd::checkpoint`] writes.
+    pub fn set_checkpoint_dir(&self, url: impl Into<String>) {
+        *self.inner.checkpoint_dir.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.into());
+    }
+
+    /// The checkpoint directory, if set.
+    pub fn checkpoint_dir(&self) -> Option<String> {
+        self.inner.checkpoint_dir.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn add_pending_checkpoint(&self, write: PendingCheckpoint) {
+        self.inner.pending_checkpoints.lock().unwrap_or_else(|e| e.into_inner()).push(write);
+    }
+
+    /// Writes the checkpoints marked before the job that just succeeded.
+    fn write_pending_checkpoints(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.inner.pending_checkpoints.lock().unwrap_or_else(|e| e.into_inner()));
+        for write in pending {
+            write(self)?;
+        }
+        Ok(())
+    }
+
+    /// Fault injection for tests: drop cached blocks, delete map outputs, fail attempts.
+    #[doc(hidden)]
+    pub fn faults(&self) -> crate::fault::Faults<'_> {
+        crate::fault::Faults::new(self)
+    }
+
+    /// Shares `value` with every task, read-only (see [`Broadcast`]).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the value cannot be serialized.
+    pub fn broadcast<T: Data>(&self, value: T) -> Result<crate::Broadcast<T>> {
+        crate::Broadcast::new(self, value)
+    }
+
+    /// A new accumulator combining values as `param` says (see [`crate::Accumulator`]).
+    pub fn accumulator<P: crate::AccumulatorParam>(&self, param: P) -> crate::Accumulator<P> {
+        crate::Accumulator::new(self, param)
+    }
+
     /// Runs `func` over `partitions` of `rdd` and returns its results in the same order.
     pub(crate) fn run_job<T, R, F>(&self, rdd: &Rdd<T>, partitions: &[usize], func: F) -> Result<Vec<R>>
     where
@@ -489,6 +550,7 @@ impl Context {
         });
         let lineage = rdd.lineage_node();
         let values = self.inner.engine.run_job(&lineage, partitions, result_fn)?;
+        self.write_pending_checkpoints()?;
         Ok(values
             .into_iter()
             .map(|v| *v.downcast::<R>().expect("a result task returns the type its job asked for"))

@@ -40,13 +40,17 @@
 //! * [`Rdd::lineage`] prints the lineage with its stage boundaries, like Spark's
 //!   `toDebugString`.
 
+pub mod accumulator;
 pub mod actions;
 mod approx;
+pub mod broadcast;
 mod combine;
 pub mod context;
 pub mod corpus;
 pub mod data;
 pub mod error;
+#[doc(hidden)]
+pub mod fault;
 pub mod pair;
 mod parquet_io;
 pub mod partitioner;
@@ -58,9 +62,12 @@ mod sets;
 pub mod stats;
 mod tree;
 
+pub use accumulator::{Accumulator, AccumulatorParam};
 pub use actions::SaveMode;
+pub use broadcast::Broadcast;
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
+pub use ember_engine::StorageLevel;
 pub use error::{Error, Result};
 pub use pair::{CoGrouped, CoGrouped3, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
@@ -77,6 +84,7 @@ pub use ember_storage as storage;
 
 /// Engine types that appear in the API: job metrics, and what a custom [`Compute`] node needs.
 pub mod engine {
+    pub use ember_engine::ids::{AccumulatorId, BroadcastId};
     pub use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
     pub use ember_engine::{
         JobMetrics, PartitionerDesc, PartitionerKind, StageMetrics, TaskContext, TaskFailure, TaskMetrics,

@@ -9,12 +9,20 @@ pub struct EngineConfig {
     pub max_task_attempts: u32,
     /// Times a stage may be resubmitted after fetch failures before its job fails. Default 4.
     pub max_stage_attempts: u32,
+    /// Bytes of memory the block manager may use for cached partitions. Default: a quarter of
+    /// the machine's RAM (read from `/proc/meminfo`), or 1 GiB where that is unknown.
+    pub memory_budget: u64,
 }
 
 impl EngineConfig {
     /// The defaults for `threads` worker threads.
     pub fn new(threads: usize) -> Self {
-        EngineConfig { threads: threads.max(1), max_task_attempts: 4, max_stage_attempts: 4 }
+        EngineConfig {
+            threads: threads.max(1),
+            max_task_attempts: 4,
+            max_stage_attempts: 4,
+            memory_budget: default_budget(),
+        }
     }
 
     /// Sets how many attempts a task gets (at least 1).
@@ -22,6 +30,22 @@ impl EngineConfig {
         self.max_task_attempts = attempts.max(1);
         self
     }
+
+    /// Sets the block manager's memory budget in bytes.
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+}
+
+/// A quarter of total RAM, or 1 GiB when it cannot be read.
+fn default_budget() -> u64 {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    total_kib.map_or(1 << 30, |kib| kib * 1024 / 4)
 }
 
 impl Default for EngineConfig {

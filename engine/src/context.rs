@@ -5,10 +5,14 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use crate::accumulator::AccumulatorRegistry;
+use crate::block::BlockManager;
+use crate::broadcast::BroadcastRegistry;
 use crate::config::EngineConfig;
 use crate::error::JobError;
 use crate::executor::ResultFn;
 use crate::executor::{Backend, LocalBackend};
+use crate::fault::FaultPlan;
 use crate::ids::{IdGen, JobId};
 use crate::lineage::MapOutputWriter;
 use crate::lineage::{LineageNode, PartitionerDesc, ShuffleDependency};
@@ -29,6 +33,10 @@ struct Inner {
     config: EngineConfig,
     ids: IdGen,
     shuffles: Arc<ShuffleRegistry>,
+    blocks: Arc<BlockManager>,
+    accumulators: Arc<AccumulatorRegistry>,
+    broadcasts: BroadcastRegistry,
+    faults: Arc<FaultPlan>,
     backend: Box<dyn Backend>,
     history: Mutex<VecDeque<JobMetrics>>,
 }
@@ -40,12 +48,23 @@ impl EngineContext {
     /// The OS error when worker threads cannot be spawned.
     pub fn local(config: EngineConfig) -> std::io::Result<Self> {
         let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(MemoryShuffleStore::default())));
-        let backend = Box::new(LocalBackend::new(config.threads, Arc::clone(&shuffles))?);
+        let blocks = Arc::new(BlockManager::new(config.memory_budget));
+        let faults = Arc::new(FaultPlan::default());
+        let backend = Box::new(LocalBackend::new(
+            config.threads,
+            Arc::clone(&shuffles),
+            Arc::clone(&blocks),
+            Arc::clone(&faults),
+        )?);
         Ok(EngineContext {
             inner: Arc::new(Inner {
                 config,
                 ids: IdGen::default(),
                 shuffles,
+                blocks,
+                accumulators: Arc::default(),
+                broadcasts: BroadcastRegistry::default(),
+                faults,
                 backend,
                 history: Mutex::new(VecDeque::new()),
             }),
@@ -113,6 +132,7 @@ impl EngineContext {
             func,
             &self.inner.config,
             &self.inner.shuffles,
+            &self.inner.accumulators,
             self.inner.backend.as_ref(),
         );
         let mut history = self.inner.history.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,5 +156,25 @@ impl EngineContext {
     /// The shuffle registry (for tests and fault injection: deleting map outputs).
     pub fn shuffles(&self) -> &Arc<ShuffleRegistry> {
         &self.inner.shuffles
+    }
+
+    /// The block manager: cached partitions and the persist registry.
+    pub fn blocks(&self) -> &Arc<BlockManager> {
+        &self.inner.blocks
+    }
+
+    /// The accumulator registry (the driver side of every accumulator).
+    pub fn accumulators(&self) -> &Arc<AccumulatorRegistry> {
+        &self.inner.accumulators
+    }
+
+    /// The serialized broadcast values.
+    pub fn broadcasts(&self) -> &BroadcastRegistry {
+        &self.inner.broadcasts
+    }
+
+    /// The fault plan (tests only): which attempts to fail.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.inner.faults
     }
 }

@@ -46,12 +46,25 @@ id_newtype!(
     "executor "
 );
 
+id_newtype!(
+    /// A broadcast variable.
+    BroadcastId(u64),
+    "broadcast "
+);
+id_newtype!(
+    /// An accumulator.
+    AccumulatorId(u64),
+    "accumulator "
+);
+
 /// Hands out ids in creation order. One per context; never shared between contexts.
 #[derive(Debug, Default)]
 pub struct IdGen {
     nodes: std::sync::atomic::AtomicU64,
     shuffles: std::sync::atomic::AtomicU64,
     jobs: std::sync::atomic::AtomicU64,
+    broadcasts: std::sync::atomic::AtomicU64,
+    accumulators: std::sync::atomic::AtomicU64,
 }
 
 impl IdGen {
@@ -68,5 +81,15 @@ impl IdGen {
     /// The next job id.
     pub fn job(&self) -> JobId {
         JobId(self.jobs.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The next broadcast id.
+    pub fn broadcast(&self) -> BroadcastId {
+        BroadcastId(self.broadcasts.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The next accumulator id.
+    pub fn accumulator(&self) -> AccumulatorId {
+        AccumulatorId(self.accumulators.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
     }
 }

@@ -24,10 +24,14 @@
 //! * [`shuffle`]: where buckets live between stages, behind a trait.
 //! * [`EngineContext`]: one per user context; no process globals.
 
+pub mod accumulator;
+pub mod block;
+pub mod broadcast;
 pub mod config;
 pub mod context;
 pub mod error;
 pub mod executor;
+pub mod fault;
 pub mod ids;
 pub mod lineage;
 pub mod plan;
@@ -37,6 +41,7 @@ pub mod task;
 #[cfg(test)]
 mod test_support;
 
+pub use block::StorageLevel;
 pub use config::EngineConfig;
 pub use context::EngineContext;
 pub use error::{BoxError, JobError, TaskFailure};

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::accumulator::AccumulatorUpdates;
+use crate::block::{BlockData, BlockId, BlockManager, BlockSource, EncodeFn, StorageLevel};
 use crate::error::TaskFailure;
-use crate::ids::{JobId, ShuffleId, StageId};
+use crate::ids::{AccumulatorId, JobId, ShuffleId, StageId};
 use crate::shuffle::{ShuffleBlockId, ShuffleRegistry};
 
 /// Which attempt of which task to run. Holds ids only, never code: the executor already holds
@@ -39,6 +41,33 @@ pub struct TaskMetrics {
     pub shuffle_bytes_read: u64,
     /// Wall time of the attempt.
     pub duration: Duration,
+    /// Cached partitions found (in memory or on disk) instead of being computed.
+    pub cache_hits: u64,
+    /// Partitions of persisted nodes that were not cached and had to be computed.
+    pub cache_misses: u64,
+    /// Blocks pushed out of memory while this attempt stored its own.
+    pub cache_evictions: u64,
+    /// Bytes written to local disk by the block manager (evicted or disk-level blocks).
+    pub bytes_spilled: u64,
+    /// Cache misses on blocks that had been stored before (evicted or lost): recomputed
+    /// from lineage.
+    pub recomputed_partitions: u64,
+}
+
+impl TaskMetrics {
+    /// Adds `other`'s counters (and duration) to these.
+    pub fn add(&mut self, other: &TaskMetrics) {
+        self.records_read += other.records_read;
+        self.records_written += other.records_written;
+        self.shuffle_bytes_written += other.shuffle_bytes_written;
+        self.shuffle_bytes_read += other.shuffle_bytes_read;
+        self.duration += other.duration;
+        self.cache_hits += other.cache_hits;
+        self.cache_misses += other.cache_misses;
+        self.cache_evictions += other.cache_evictions;
+        self.bytes_spilled += other.bytes_spilled;
+        self.recomputed_partitions += other.recomputed_partitions;
+    }
 }
 
 /// The running attempt's view of the engine: its ids, shuffle access, metrics, and a slot for
@@ -52,8 +81,25 @@ pub struct TaskContext {
 struct Inner {
     desc: TaskDescriptor,
     shuffles: Arc<ShuffleRegistry>,
+    blocks: Arc<BlockManager>,
     metrics: MetricCells,
     failure: RefCell<Option<TaskFailure>>,
+    accumulators: RefCell<AccumulatorUpdates>,
+}
+
+thread_local! {
+    /// The attempt running on this worker thread, set by the runner for the attempt's
+    /// duration (Spark's `TaskContext.get()`): how an accumulator's `add` finds its attempt.
+    static CURRENT: RefCell<Option<TaskContext>> = const { RefCell::new(None) };
+}
+
+/// Clears the current-attempt slot when the attempt ends, even by panic.
+pub(crate) struct CurrentGuard(());
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
 }
 
 #[derive(Default)]
@@ -62,14 +108,96 @@ struct MetricCells {
     records_written: Cell<u64>,
     shuffle_bytes_written: Cell<u64>,
     shuffle_bytes_read: Cell<u64>,
+    cache_hits: Cell<u64>,
+    cache_misses: Cell<u64>,
+    cache_evictions: Cell<u64>,
+    bytes_spilled: Cell<u64>,
+    recomputed_partitions: Cell<u64>,
+}
+
+fn bump(cell: &Cell<u64>, n: u64) {
+    cell.set(cell.get() + n);
 }
 
 impl TaskContext {
     /// A context for one attempt of `desc`.
-    pub fn new(desc: TaskDescriptor, shuffles: Arc<ShuffleRegistry>) -> Self {
+    pub fn new(desc: TaskDescriptor, shuffles: Arc<ShuffleRegistry>, blocks: Arc<BlockManager>) -> Self {
         TaskContext {
-            inner: Rc::new(Inner { desc, shuffles, metrics: MetricCells::default(), failure: RefCell::new(None) }),
+            inner: Rc::new(Inner {
+                desc,
+                shuffles,
+                blocks,
+                metrics: MetricCells::default(),
+                failure: RefCell::new(None),
+                accumulators: RefCell::new(Vec::new()),
+            }),
         }
+    }
+
+    /// The attempt running on the current thread, if the thread is running one.
+    pub fn current() -> Option<TaskContext> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Makes this the current thread's attempt until the guard drops.
+    pub(crate) fn enter(&self) -> CurrentGuard {
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        CurrentGuard(())
+    }
+
+    /// Updates this attempt's partial value of accumulator `id` with `f`, starting it with
+    /// `zero()` on first use.
+    pub fn accumulate(
+        &self,
+        id: AccumulatorId,
+        zero: impl FnOnce() -> Box<dyn std::any::Any + Send>,
+        f: impl FnOnce(&mut (dyn std::any::Any + Send)),
+    ) {
+        let mut updates = self.inner.accumulators.borrow_mut();
+        let k = match updates.iter().position(|(a, _)| *a == id) {
+            Some(k) => k,
+            None => {
+                updates.push((id, zero()));
+                updates.len() - 1
+            }
+        };
+        f(updates[k].1.as_mut());
+    }
+
+    /// Takes the attempt's accumulator updates.
+    pub fn take_accumulator_updates(&self) -> AccumulatorUpdates {
+        std::mem::take(&mut *self.inner.accumulators.borrow_mut())
+    }
+
+    /// The context's block manager (cached partitions, persist registry).
+    pub fn blocks(&self) -> &Arc<BlockManager> {
+        &self.inner.blocks
+    }
+
+    /// Looks up a cached block, counting a hit or a miss (and a recomputation when the block
+    /// had been stored before).
+    pub fn get_block(&self, id: BlockId) -> Option<(BlockData, BlockSource)> {
+        let m = &self.inner.metrics;
+        match self.inner.blocks.get(id) {
+            Some(found) => {
+                bump(&m.cache_hits, 1);
+                Some(found)
+            }
+            None => {
+                bump(&m.cache_misses, 1);
+                if self.inner.blocks.was_stored(id) {
+                    bump(&m.recomputed_partitions, 1);
+                }
+                None
+            }
+        }
+    }
+
+    /// Stores a computed block at `level`, counting evictions and bytes spilled.
+    pub fn put_block(&self, id: BlockId, level: StorageLevel, data: BlockData, encode: Option<Arc<EncodeFn>>) {
+        let report = self.inner.blocks.put(id, level, data, encode);
+        bump(&self.inner.metrics.cache_evictions, report.evictions);
+        bump(&self.inner.metrics.bytes_spilled, report.bytes_spilled);
     }
 
     /// The attempt's ids.
@@ -158,6 +286,11 @@ impl TaskContext {
             shuffle_bytes_written: m.shuffle_bytes_written.get(),
             shuffle_bytes_read: m.shuffle_bytes_read.get(),
             duration,
+            cache_hits: m.cache_hits.get(),
+            cache_misses: m.cache_misses.get(),
+            cache_evictions: m.cache_evictions.get(),
+            bytes_spilled: m.bytes_spilled.get(),
+            recomputed_partitions: m.recomputed_partitions.get(),
         }
     }
 

@@ -1,12 +1,16 @@
 //! Ember's behaviour tests through the public `ember` API: one integration binary, one module
 //! per concern, every result checked against a sequential computation on plain collections.
 
+mod checkpoint;
 mod conformance;
 mod failures;
 mod operators;
+mod persist;
 mod planner;
 mod properties;
+mod recovery;
 mod send_sync;
+mod shared_vars;
 mod spark_ops;
 mod storage;
 

@@ -14,6 +14,9 @@ const _: () = {
     assert_send_sync_clone::<Rdd<String>>();
     assert_send_sync_clone::<Rdd<(String, u64)>>();
     assert_send_sync_clone::<HashPartitioner>();
+    assert_send_sync_clone::<Broadcast<HashMap<String, u64>>>();
+    assert_send_sync_clone::<Accumulator<ember::accumulator::Sum<u64>>>();
+    assert_send_sync_clone::<Accumulator<ember::accumulator::SetAcc<String>>>();
 };
 
 /// The word counts of `lines`, computed on `ctx`.

@@ -7,11 +7,13 @@
 //! one iterator, without materialising anything in between.
 
 pub(crate) mod cartesian;
+pub(crate) mod checkpoint;
 pub(crate) mod coalesced;
 pub(crate) mod cogroup;
 pub(crate) mod file_source;
 pub(crate) mod map_partitions;
 pub(crate) mod parallelize;
+pub(crate) mod persist;
 pub(crate) mod shuffled;
 pub(crate) mod text_file;
 pub(crate) mod union;
@@ -21,7 +23,8 @@ use std::hash::Hash;
 use std::panic::Location;
 use std::sync::Arc;
 
-use ember_engine::lineage::{LineageNode, render_lineage};
+use ember_engine::StorageLevel;
+use ember_engine::lineage::{LineageNode, render_lineage_marked};
 use ember_engine::{TaskContext, TaskFailure};
 
 use crate::context::Context;
@@ -46,14 +49,14 @@ pub trait Compute<T>: LineageNode {
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure>;
 }
 
-/// The one place a parent partition is read (Spark's `RDD.iterator`): the seam where cached
-/// blocks will be looked up before computing.
-pub(crate) fn iterator<T>(
+/// The one place a parent partition is read (Spark's `RDD.iterator`): a persisted node's
+/// cached block is returned instead of computing it (see [`persist::iterator`]).
+pub(crate) fn iterator<T: 'static>(
     node: &dyn Compute<T>,
     partition: usize,
     ctx: &TaskContext,
 ) -> Result<PartitionIter<T>, TaskFailure> {
-    node.compute(partition, ctx)
+    persist::iterator(node, partition, ctx)
 }
 
 /// A resilient distributed dataset: an immutable, partitioned collection of `T`, computed
@@ -65,11 +68,12 @@ pub(crate) fn iterator<T>(
 pub struct Rdd<T> {
     node: Arc<dyn Compute<T>>,
     ctx: Context,
+    checkpoint: Option<Arc<checkpoint::CheckpointNode<T>>>,
 }
 
 impl<T> Clone for Rdd<T> {
     fn clone(&self) -> Self {
-        Rdd { node: Arc::clone(&self.node), ctx: self.ctx.clone() }
+        Rdd { node: Arc::clone(&self.node), ctx: self.ctx.clone(), checkpoint: self.checkpoint.clone() }
     }
 }
 
@@ -82,7 +86,7 @@ impl<T> std::fmt::Debug for Rdd<T> {
 
 impl<T: Data> Rdd<T> {
     pub(crate) fn from_node(node: Arc<dyn Compute<T>>, ctx: Context) -> Self {
-        Rdd { node, ctx }
+        Rdd { node, ctx, checkpoint: None }
     }
 
     pub(crate) fn node(&self) -> &Arc<dyn Compute<T>> {
@@ -118,7 +122,120 @@ impl<T: Data> Rdd<T> {
     /// # Ok::<(), ember::Error>(())
     /// ```
     pub fn lineage(&self) -> String {
-        render_lineage(&self.lineage_node())
+        render_lineage_marked(&self.lineage_node(), &self.ctx.engine().blocks().persisted_levels())
+    }
+
+    /// Keeps this RDD's partitions once computed, at `level`, so later actions read them
+    /// instead of recomputing the lineage. Takes effect from the next job; returns `self` for
+    /// chaining. A partition evicted or lost is recomputed from lineage when next needed.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let squares = ctx.range(0, 100, 1, 4).map(|x| x * x);
+    /// squares.persist(StorageLevel::MemoryAndDisk);
+    /// assert_eq!(squares.count()?, 100);
+    /// assert_eq!(squares.reduce(|a, b| a + b)?, 328_350);
+    /// assert_eq!(ctx.last_job().unwrap().cache_hits(), 4);
+    /// assert!(squares.lineage().contains("[MemoryAndDisk]"));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn persist(&self, level: StorageLevel) -> &Self {
+        let codec = Arc::new(persist::BlockCodec::<T>::new());
+        self.ctx.engine().blocks().persist(self.node.meta().id, level, codec);
+        self
+    }
+
+    /// [`Rdd::persist`] at [`StorageLevel::MemoryOnly`].
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let evens = ctx.range(0, 10, 1, 2).filter(|x| x % 2 == 0);
+    /// evens.cache();
+    /// assert_eq!(evens.collect()?, vec![0, 2, 4, 6, 8]);
+    /// assert_eq!(evens.count()?, 5); // read from the cache
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn cache(&self) -> &Self {
+        self.persist(StorageLevel::MemoryOnly)
+    }
+
+    /// Stops persisting this RDD and drops its cached blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// let xs = ctx.range(0, 10, 1, 2);
+    /// xs.cache();
+    /// xs.count()?;
+    /// xs.unpersist();
+    /// assert_eq!(xs.storage_level(), None);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn unpersist(&self) -> &Self {
+        self.ctx.engine().blocks().unpersist(self.node.meta().id);
+        self
+    }
+
+    /// Marks this RDD for checkpointing into the directory set with
+    /// [`Context::set_checkpoint_dir`] (any storage URL): after the next job the context runs,
+    /// its partitions are written there as object files (recomputed by a job of their own, so
+    /// persist the RDD first if it is expensive), and from then on its lineage starts at the
+    /// checkpoint. Applies to this handle (and clones made from it afterwards). The data
+    /// outlives the context: [`Context::object_file`] on [`Rdd::checkpoint_path`] reads it back.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] when no checkpoint directory is set.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.set_checkpoint_dir("memory://ckpt");
+    /// let mut squares = ctx.range(0, 10, 1, 2).map(|x| x * x);
+    /// squares.checkpoint()?;
+    /// assert_eq!(squares.count()?, 10); // then writes the checkpoint
+    /// assert!(squares.is_checkpointed());
+    /// assert!(!squares.lineage().contains("range"));
+    /// assert_eq!(squares.collect()?, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn checkpoint(&mut self) -> crate::Result<()> {
+        let Some(base) = self.ctx.checkpoint_dir() else {
+            return Err(crate::Error::Config {
+                key: "checkpoint_dir",
+                value: String::new(),
+                reason: "call Context::set_checkpoint_dir before checkpoint()".to_owned(),
+            });
+        };
+        let meta = self.ctx.new_meta("checkpoint", Location::caller());
+        let dir = format!("{}/rdd-{}", base.trim_end_matches('/'), meta.id);
+        let node = Arc::new(checkpoint::CheckpointNode::new(meta, Arc::clone(&self.node), dir));
+        let pending = Arc::clone(&node);
+        self.ctx.add_pending_checkpoint(Box::new(move |ctx| pending.write(ctx)));
+        self.node = node.clone();
+        self.checkpoint = Some(node);
+        Ok(())
+    }
+
+    /// Whether this RDD's checkpoint has been written (its lineage now starts there).
+    pub fn is_checkpointed(&self) -> bool {
+        self.checkpoint.as_ref().is_some_and(|c| c.is_written())
+    }
+
+    /// Where this RDD's checkpoint is (or will be) written, if [`Rdd::checkpoint`] was called.
+    pub fn checkpoint_path(&self) -> Option<String> {
+        self.checkpoint.as_ref().map(|c| c.dir().to_owned())
+    }
+
+    /// The level this RDD is persisted at, if any.
+    pub fn storage_level(&self) -> Option<StorageLevel> {
+        self.ctx.engine().blocks().persisted(self.node.meta().id).map(|p| p.level)
     }
 
     /// The general narrow transformation: `f` turns partition `i`'s iterator into the new

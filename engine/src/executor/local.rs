@@ -6,7 +6,9 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{Backend, StageWork, run_attempt};
+use crate::block::BlockManager;
 use crate::executor::TaskOutcome;
+use crate::fault::FaultPlan;
 use crate::shuffle::ShuffleRegistry;
 use crate::task::TaskDescriptor;
 
@@ -25,6 +27,8 @@ pub struct LocalBackend {
     queue: Option<Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
     shuffles: Arc<ShuffleRegistry>,
+    blocks: Arc<BlockManager>,
+    faults: Arc<FaultPlan>,
 }
 
 impl LocalBackend {
@@ -32,7 +36,12 @@ impl LocalBackend {
     ///
     /// # Errors
     /// The OS error when a thread cannot be spawned.
-    pub fn new(threads: usize, shuffles: Arc<ShuffleRegistry>) -> std::io::Result<Self> {
+    pub fn new(
+        threads: usize,
+        shuffles: Arc<ShuffleRegistry>,
+        blocks: Arc<BlockManager>,
+        faults: Arc<FaultPlan>,
+    ) -> std::io::Result<Self> {
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
         let threads = (0..threads.max(1))
             .map(|k| {
@@ -46,14 +55,16 @@ impl LocalBackend {
                 )
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(LocalBackend { queue: Some(queue), threads, shuffles })
+        Ok(LocalBackend { queue: Some(queue), threads, shuffles, blocks, faults })
     }
 }
 
 impl Backend for LocalBackend {
     fn launch(&self, task: TaskDescriptor, work: Arc<StageWork>, report: Box<dyn FnOnce(TaskOutcome) + Send>) {
         let shuffles = Arc::clone(&self.shuffles);
-        let job: Job = Box::new(move || report(run_attempt(task, &work, shuffles)));
+        let blocks = Arc::clone(&self.blocks);
+        let faults = Arc::clone(&self.faults);
+        let job: Job = Box::new(move || report(run_attempt(task, &work, shuffles, blocks, &faults)));
         let queue = self.queue.as_ref().expect("the queue lives until drop");
         // Sending only fails once every worker has exited, which happens only after drop.
         let _ = queue.send(job);

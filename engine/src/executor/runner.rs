@@ -5,7 +5,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::accumulator::AccumulatorUpdates;
+use crate::block::BlockManager;
 use crate::error::TaskFailure;
+use crate::fault::{AttemptInfo, FaultPlan};
 use crate::ids::ExecutorId;
 use crate::lineage::ShuffleDependency;
 use crate::shuffle::{MapStatus, ShuffleRegistry};
@@ -39,12 +42,20 @@ pub struct TaskOutcome {
     pub result: Result<TaskSuccess, TaskFailure>,
     /// What it measured.
     pub metrics: TaskMetrics,
+    /// Its accumulator updates (applied by the driver only for a first success).
+    pub accumulators: AccumulatorUpdates,
 }
 
 /// Runs one attempt on the current thread. A panic in user code is caught and becomes
 /// [`TaskFailure::Panic`]; a failure recorded through [`TaskContext::fail`] wins over a
 /// result computed from a stream that was cut short.
-pub fn run_attempt(task: TaskDescriptor, work: &StageWork, shuffles: Arc<ShuffleRegistry>) -> TaskOutcome {
+pub fn run_attempt(
+    task: TaskDescriptor,
+    work: &StageWork,
+    shuffles: Arc<ShuffleRegistry>,
+    blocks: Arc<BlockManager>,
+    faults: &FaultPlan,
+) -> TaskOutcome {
     let span = tracing::debug_span!(
         "task",
         job = task.job.0,
@@ -54,8 +65,21 @@ pub fn run_attempt(task: TaskDescriptor, work: &StageWork, shuffles: Arc<Shuffle
     );
     let _entered = span.enter();
     let started = Instant::now();
-    let ctx = TaskContext::new(task, shuffles);
+    let ctx = TaskContext::new(task, shuffles, blocks);
+    let current = ctx.enter();
+    let info = AttemptInfo {
+        job: task.job,
+        stage: task.stage,
+        result_stage: matches!(work, StageWork::Result(_)),
+        partition: task.partition,
+        attempt: task.attempt,
+    };
+    let injected = faults.should_fail(&info);
     let run = catch_unwind(AssertUnwindSafe(|| match work {
+        _ if injected => Err(TaskFailure::error(format!(
+            "injected fault: attempt {} of partition {} of stage {}",
+            task.attempt, task.partition, task.stage
+        ))),
         StageWork::ShuffleMap(dep) => {
             let buckets = dep.writer.write(task.partition, &ctx)?;
             let bucket_sizes: Vec<u64> = buckets.iter().map(|b| b.len() as u64).collect();
@@ -76,7 +100,9 @@ pub fn run_attempt(task: TaskDescriptor, work: &StageWork, shuffles: Arc<Shuffle
         Ok(Err(failure)) => Err(ctx.take_failure().unwrap_or(failure)),
         Err(payload) => Err(TaskFailure::from_panic(payload)),
     };
+    drop(current);
     let metrics = ctx.metrics(started.elapsed());
+    let accumulators = if result.is_ok() { ctx.take_accumulator_updates() } else { Vec::new() };
     tracing::debug!(
         ok = result.is_ok(),
         records_read = metrics.records_read,
@@ -86,5 +112,5 @@ pub fn run_attempt(task: TaskDescriptor, work: &StageWork, shuffles: Arc<Shuffle
         millis = metrics.duration.as_millis() as u64,
         "task finished"
     );
-    TaskOutcome { task, result, metrics }
+    TaskOutcome { task, result, metrics, accumulators }
 }

@@ -1,8 +1,11 @@
 //! `lineage()`: renders a node's lineage the way Spark's `toDebugString` does.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{Dependency, LineageNode};
+use crate::block::StorageLevel;
+use crate::ids::NodeId;
 
 /// Renders the lineage of `root`, one line per node, indented at every shuffle boundary:
 ///
@@ -16,6 +19,12 @@ use super::{Dependency, LineageNode};
 /// `(n)` is the partition count. A node reached along two paths is printed twice, as in
 /// Spark. Walks with an explicit stack, so deep lineages cannot overflow the thread's stack.
 pub fn render_lineage(root: &Arc<dyn LineageNode>) -> String {
+    render_lineage_marked(root, &HashMap::new())
+}
+
+/// [`render_lineage`], with each persisted node's line ending in its level, e.g.
+/// `(4) map[2] at src/main.rs:8 [MemoryOnly]`.
+pub fn render_lineage_marked(root: &Arc<dyn LineageNode>, persisted: &HashMap<NodeId, StorageLevel>) -> String {
     enum Line {
         Head,
         Narrow,
@@ -32,7 +41,10 @@ pub fn render_lineage(root: &Arc<dyn LineageNode>) -> String {
             meta.call_site.file(),
             meta.call_site.line()
         );
-        let partitioner = node.partitioner().map(|p| format!(" [{p}]")).unwrap_or_default();
+        let mut partitioner = node.partitioner().map(|p| format!(" [{p}]")).unwrap_or_default();
+        if let Some(level) = persisted.get(&meta.id) {
+            partitioner.push_str(&format!(" [{level}]"));
+        }
         match line {
             Line::Head if prefix.is_empty() => out.push_str(&format!("{desc}{partitioner}\n")),
             Line::Head => {

@@ -19,7 +19,7 @@ mod display;
 mod partitioner;
 
 pub use dependency::{Dependency, MapOutputWriter, ShuffleDependency};
-pub use display::render_lineage;
+pub use display::{render_lineage, render_lineage_marked};
 pub use partitioner::{PartitionerDesc, PartitionerKind};
 
 use std::panic::Location;

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::metrics::{JobMetrics, StageMetrics};
+use crate::accumulator::{AccumulatorRegistry, AccumulatorUpdates};
 use crate::config::EngineConfig;
 use crate::error::{JobError, TaskFailure};
 use crate::executor::ResultFn;
 use crate::executor::{StageWork, TaskOutcome, TaskSuccess};
-use crate::ids::{JobId, StageId};
+use crate::ids::{JobId, ShuffleId, StageId};
 use crate::plan::{StageGraph, StageKind};
 use crate::shuffle::ShuffleRegistry;
 use crate::task::TaskDescriptor;
@@ -29,6 +30,15 @@ pub struct JobRun {
     graph: StageGraph,
     config: EngineConfig,
     shuffles: Arc<ShuffleRegistry>,
+    accumulators: Arc<AccumulatorRegistry>,
+    /// (stage, partition) whose first successful attempt's accumulator updates were applied.
+    accumulated: HashSet<(StageId, usize)>,
+    /// Ticks at every launch and map-output registration: tells stale fetch failures apart.
+    clock: u64,
+    /// (stage, partition) → the clock when its latest attempt was launched.
+    launched_at: HashMap<(StageId, usize), u64>,
+    /// (shuffle, map) → the clock when that map task was last launched or registered.
+    map_touched: HashMap<(ShuffleId, usize), u64>,
     work: Vec<Arc<StageWork>>,
     /// Result-stage partition → index in the job's result vector.
     result_slots: HashMap<usize, usize>,
@@ -56,6 +66,7 @@ impl JobRun {
         func: Arc<ResultFn>,
         config: EngineConfig,
         shuffles: Arc<ShuffleRegistry>,
+        accumulators: Arc<AccumulatorRegistry>,
     ) -> Self {
         let work = graph
             .stages()
@@ -82,6 +93,11 @@ impl JobRun {
             job,
             config,
             shuffles,
+            accumulators,
+            accumulated: HashSet::new(),
+            clock: 0,
+            launched_at: HashMap::new(),
+            map_touched: HashMap::new(),
             work,
             results: (0..partitions.len()).map(|_| None).collect(),
             results_missing: result_slots.len(),
@@ -114,7 +130,7 @@ impl JobRun {
     /// Feeds one attempt's outcome; returns what to do next.
     pub fn on_outcome(&mut self, outcome: TaskOutcome) -> Vec<Command> {
         let mut out = Vec::new();
-        let TaskOutcome { task, result, metrics } = outcome;
+        let TaskOutcome { task, result, metrics, accumulators } = outcome;
         let (stage, partition) = (task.stage, task.partition);
         self.in_flight.remove(&(stage, partition));
         if self.finished {
@@ -123,12 +139,8 @@ impl JobRun {
         let stage_metrics = &mut self.stage_metrics[stage.0 as usize];
         match result {
             Ok(success) => {
-                let totals = &mut stage_metrics.totals;
-                totals.records_read += metrics.records_read;
-                totals.records_written += metrics.records_written;
-                totals.shuffle_bytes_written += metrics.shuffle_bytes_written;
-                totals.shuffle_bytes_read += metrics.shuffle_bytes_read;
-                totals.duration += metrics.duration;
+                stage_metrics.totals.add(&metrics);
+                self.apply_accumulators(task, accumulators);
                 self.on_success(task, success, &mut out);
             }
             Err(failure) => {
@@ -151,6 +163,14 @@ impl JobRun {
         JobMetrics { job: self.job, succeeded, duration, stages: self.stage_metrics }
     }
 
+    /// Applies an attempt's accumulator updates once per (stage, partition): the first
+    /// successful attempt's, never a retry's or a duplicate's.
+    fn apply_accumulators(&mut self, task: TaskDescriptor, updates: AccumulatorUpdates) {
+        if self.accumulated.insert((task.stage, task.partition)) {
+            self.accumulators.apply(updates);
+        }
+    }
+
     fn on_success(&mut self, task: TaskDescriptor, success: TaskSuccess, out: &mut Vec<Command>) {
         let (stage, partition) = (task.stage, task.partition);
         if let Some(pending) = self.pending.get_mut(&stage) {
@@ -162,6 +182,8 @@ impl JobRun {
                     unreachable!("only shuffle-map stages produce map outputs")
                 };
                 self.shuffles.tracker.register_map_output(dep.shuffle_id, partition, status);
+                self.clock += 1;
+                self.map_touched.insert((dep.shuffle_id, partition), self.clock);
                 let done = self.pending.get(&stage).is_none_or(BTreeSet::is_empty);
                 if done && self.running.contains(&stage) {
                     self.stage_finished(stage, out);
@@ -185,8 +207,22 @@ impl JobRun {
     fn on_failure(&mut self, task: TaskDescriptor, failure: TaskFailure, out: &mut Vec<Command>) {
         let (stage, partition) = (task.stage, task.partition);
         if let TaskFailure::FetchFailed { shuffle, map } = failure {
-            self.shuffles.tracker.unregister_map_output(shuffle, map);
-            self.shuffles.store.remove_map_output(shuffle, map);
+            // A report about a map task relaunched (or re-registered) after the failing attempt
+            // was launched is stale: the map task is already rerunning, and its new output
+            // may already be in the store, so it forgets nothing. Otherwise forget the
+            // reported output and every other registered output of the shuffle the store no
+            // longer has, so one resubmission reruns all the lost map tasks at once.
+            let launched = self.launched_at.get(&(stage, partition)).copied().unwrap_or(0);
+            let stale = self.map_touched.get(&(shuffle, map)).is_some_and(|&at| at > launched);
+            if !stale {
+                self.shuffles.tracker.unregister_map_output(shuffle, map);
+                self.shuffles.store.remove_map_output(shuffle, map);
+                for m in self.shuffles.tracker.registered_maps(shuffle) {
+                    if !self.shuffles.store.has_map_output(shuffle, m) {
+                        self.shuffles.tracker.unregister_map_output(shuffle, m);
+                    }
+                }
+            }
             if self.running.remove(&stage) {
                 let count = self.fetch_failures.entry(stage).or_insert(0);
                 *count += 1;
@@ -284,6 +320,11 @@ impl JobRun {
         }
         let attempt = self.next_attempt.entry((stage, partition)).or_insert(0);
         let task = TaskDescriptor { job: self.job, stage, partition, attempt: *attempt };
+        self.clock += 1;
+        self.launched_at.insert((stage, partition), self.clock);
+        if let StageKind::ShuffleMap(dep) = &self.graph.stage(stage).kind {
+            self.map_touched.insert((dep.shuffle_id, partition), self.clock);
+        }
         *attempt += 1;
         self.stage_metrics[stage.0 as usize].tasks_launched += 1;
         out.push(Command::Launch(task, Arc::clone(&self.work[stage.0 as usize])));

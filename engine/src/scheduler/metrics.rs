@@ -74,4 +74,29 @@ impl JobMetrics {
     pub fn records_read(&self) -> u64 {
         self.stages.iter().map(|s| s.totals.records_read).sum()
     }
+
+    /// Cached partitions read instead of computed.
+    pub fn cache_hits(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.cache_hits).sum()
+    }
+
+    /// Partitions of persisted nodes that were not cached when needed.
+    pub fn cache_misses(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.cache_misses).sum()
+    }
+
+    /// Blocks evicted from memory during the job.
+    pub fn cache_evictions(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.cache_evictions).sum()
+    }
+
+    /// Bytes the block manager wrote to local disk during the job.
+    pub fn bytes_spilled(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.bytes_spilled).sum()
+    }
+
+    /// Cached partitions that had been lost (evicted, dropped) and were recomputed.
+    pub fn recomputed_partitions(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.recomputed_partitions).sum()
+    }
 }

@@ -16,6 +16,7 @@
 //! | failure | what happens |
 //! | --- | --- |
 //! | panic or error in a task | the same task runs again (attempt + 1), up to `max_task_attempts` in total; then the job fails naming stage, partition, attempt and cause |
+//! | accumulator updates | kept per attempt; the driver applies those of the **first successful attempt** of each (stage, partition), once; a failed attempt's are dropped |
 //! | `FetchFailed { shuffle, map }` | that map output is forgotten; the failing stage waits while the parent map stage reruns **only its missing map tasks**; then the failing stage reruns its unfinished tasks. Does not count toward the task's attempts; a stage that hits it more than `max_stage_attempts` times fails the job |
 //!
 //! Results of a task's first successful attempt are kept; a later duplicate is ignored.
@@ -46,6 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::accumulator::AccumulatorRegistry;
 use crate::config::EngineConfig;
 use crate::error::JobError;
 use crate::executor::Backend;
@@ -59,6 +61,7 @@ use crate::shuffle::ShuffleRegistry;
 ///
 /// Returns one value per entry of `partitions`, in that order, and the job's metrics (also on
 /// failure).
+#[allow(clippy::too_many_arguments, reason = "the job, its inputs, and the context parts it runs against")]
 pub fn run_job(
     job: JobId,
     final_node: &Arc<dyn LineageNode>,
@@ -66,6 +69,7 @@ pub fn run_job(
     func: Arc<ResultFn>,
     config: &EngineConfig,
     shuffles: &Arc<ShuffleRegistry>,
+    accumulators: &Arc<AccumulatorRegistry>,
     backend: &dyn Backend,
 ) -> (Result<Vec<Box<dyn Any + Send>>, JobError>, JobMetrics) {
     let started = Instant::now();
@@ -76,7 +80,15 @@ pub fn run_job(
 
     let (events, outcomes) = crossbeam_channel::unbounded();
     let cancelled = Arc::new(AtomicBool::new(false));
-    let mut run = JobRun::new(job, graph, partitions.to_vec(), func, config.clone(), Arc::clone(shuffles));
+    let mut run = JobRun::new(
+        job,
+        graph,
+        partitions.to_vec(),
+        func,
+        config.clone(),
+        Arc::clone(shuffles),
+        Arc::clone(accumulators),
+    );
     let mut commands = run.start();
     loop {
         for command in commands.drain(..) {

@@ -56,7 +56,7 @@ impl Harness {
                 StageKind::Result => None,
             })
             .collect();
-        let run = JobRun::new(JobId(7), graph, partitions, never_run(), config, Arc::clone(registry));
+        let run = JobRun::new(JobId(7), graph, partitions, never_run(), config, Arc::clone(registry), Arc::default());
         Harness { run: Some(run), registry: Arc::clone(registry), writes, finished: None }
     }
 
@@ -96,7 +96,12 @@ impl Harness {
     }
 
     fn feed(&mut self, task: TaskDescriptor, result: Result<TaskSuccess, TaskFailure>) -> Vec<TaskDescriptor> {
-        let commands = self.run().on_outcome(TaskOutcome { task, result, metrics: TaskMetrics::default() });
+        let commands = self.run().on_outcome(TaskOutcome {
+            task,
+            result,
+            metrics: TaskMetrics::default(),
+            accumulators: Vec::new(),
+        });
         self.absorb(commands)
     }
 
@@ -160,7 +165,12 @@ impl Harness {
                 Err(TaskFailure::FetchFailed { shuffle: shuffles.first().copied().unwrap_or_default(), map: 0 }),
             ];
             for result in results {
-                let commands = run.on_outcome(TaskOutcome { task, result, metrics: TaskMetrics::default() });
+                let commands = run.on_outcome(TaskOutcome {
+                    task,
+                    result,
+                    metrics: TaskMetrics::default(),
+                    accumulators: Vec::new(),
+                });
                 assert!(commands.is_empty(), "an outcome after Finish produced commands");
             }
         }
@@ -344,6 +354,47 @@ fn two_reducers_losing_the_same_output_rerun_it_once() {
     h.value_done(task(1, 0, 1));
     h.value_done(task(1, 1, 1));
     assert_eq!(h.values(), vec![0, 10]);
+    h.close(&[]);
+}
+
+#[test]
+fn a_stale_fetch_failure_about_an_output_already_rerun_forgets_nothing() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(2), 2);
+    let registry = registry();
+    let mut h = Harness::new(&reduced, vec![0, 1], &registry);
+    h.start();
+    h.map_done(task(0, 0, 0));
+    h.map_done(task(0, 1, 0));
+    assert_eq!(sorted(h.fetch_failed(task(1, 0, 0), shuffle, 0)), vec![(0, 0, 1)]);
+    assert_eq!(sorted(h.map_done(task(0, 0, 1))), vec![(1, 0, 1)], "reducer 1 is still running");
+    // Reducer 1 was launched before map 0's new output was registered: its report is stale.
+    assert_eq!(sorted(h.fetch_failed(task(1, 1, 0), shuffle, 0)), vec![(1, 1, 1)], "no map task reruns");
+    assert!(registry.tracker.missing_maps(shuffle, 2).is_empty(), "the new output is kept");
+    h.value_done(task(1, 0, 1));
+    h.value_done(task(1, 1, 1));
+    assert_eq!(h.values(), vec![0, 10]);
+    let m = h.close(&[]);
+    assert_eq!(m.stages[0].tasks_launched, 3);
+}
+
+#[test]
+fn a_fetch_failure_forgets_every_output_the_store_lost() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(3), 1);
+    let registry = registry();
+    let mut h = Harness::new(&reduced, vec![0], &registry);
+    h.start();
+    h.map_done(task(0, 0, 0));
+    h.map_done(task(0, 1, 0));
+    h.map_done(task(0, 2, 0));
+    registry.store.remove_map_output(shuffle, 0);
+    registry.store.remove_map_output(shuffle, 2);
+    assert_eq!(sorted(h.fetch_failed(task(1, 0, 0), shuffle, 0)), vec![(0, 0, 1), (0, 2, 1)], "one resubmission");
+    h.map_done(task(0, 0, 1));
+    assert_eq!(sorted(h.map_done(task(0, 2, 1))), vec![(1, 0, 1)]);
+    h.value_done(task(1, 0, 1));
+    assert_eq!(h.values(), vec![0]);
     h.close(&[]);
 }
 

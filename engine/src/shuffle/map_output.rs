@@ -53,6 +53,12 @@ impl MapOutputTracker {
         }
     }
 
+    /// The map tasks of `shuffle` with a registered output, in order.
+    pub fn registered_maps(&self, shuffle: ShuffleId) -> Vec<usize> {
+        let shuffles = self.lock();
+        shuffles.get(&shuffle).map_or_else(Vec::new, |maps| (0..maps.len()).filter(|&m| maps[m].is_some()).collect())
+    }
+
     /// Whether `shuffle` is registered and every one of its map tasks has an output. A shuffle
     /// never registered is not complete, even one with no map tasks: reducers could not fetch
     /// from it.

@@ -27,6 +27,9 @@ pub trait ShuffleStore: Send + Sync {
     /// One bucket, or `None` when that map output is not (or no longer) here.
     fn fetch(&self, block: ShuffleBlockId) -> Option<Bytes>;
 
+    /// Whether the output of map task `map` is here.
+    fn has_map_output(&self, shuffle: ShuffleId, map: usize) -> bool;
+
     /// Deletes one map output (lost executor, fault injection).
     fn remove_map_output(&self, shuffle: ShuffleId, map: usize);
 
@@ -49,6 +52,11 @@ impl ShuffleStore for MemoryShuffleStore {
     fn fetch(&self, block: ShuffleBlockId) -> Option<Bytes> {
         let outputs = self.outputs.read().unwrap_or_else(|e| e.into_inner());
         outputs.get(&block.shuffle)?.get(&block.map)?.get(block.reduce).cloned()
+    }
+
+    fn has_map_output(&self, shuffle: ShuffleId, map: usize) -> bool {
+        let outputs = self.outputs.read().unwrap_or_else(|e| e.into_inner());
+        outputs.get(&shuffle).is_some_and(|maps| maps.contains_key(&map))
     }
 
     fn remove_map_output(&self, shuffle: ShuffleId, map: usize) {

@@ -1,0 +1,87 @@
+//! [`Broadcast<T>`]: a read-only value shared with every task without being copied per task.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use ember_engine::ids::BroadcastId;
+use ember_storage::codec;
+
+use crate::context::Context;
+use crate::data::Data;
+use crate::error::Result;
+
+/// A read-only value made available to every task: serialized once when created (what a
+/// cluster executor would fetch, once), and in local mode shared by reference: tasks read the
+/// driver's own value, never a per-task copy. Cheap to clone and to capture in closures.
+///
+/// # Examples
+/// ```
+/// # use ember::prelude::*;
+/// use std::collections::HashMap;
+/// let ctx = Context::local(2)?;
+/// let names = ctx.broadcast(HashMap::from([(1, "one".to_string()), (2, "two".to_string())]))?;
+/// let lookup = names.clone();
+/// let named = ctx.parallelize(vec![1, 2, 1], 2).map(move |k| lookup.value()[&k].clone());
+/// assert_eq!(named.collect()?, ["one", "two", "one"]);
+/// names.destroy();
+/// # Ok::<(), ember::Error>(())
+/// ```
+pub struct Broadcast<T> {
+    id: BroadcastId,
+    shared: Arc<Shared<T>>,
+    ctx: Context,
+}
+
+struct Shared<T> {
+    value: T,
+    destroyed: AtomicBool,
+}
+
+impl<T> Clone for Broadcast<T> {
+    fn clone(&self) -> Self {
+        Broadcast { id: self.id, shared: Arc::clone(&self.shared), ctx: self.ctx.clone() }
+    }
+}
+
+impl<T: Data> Broadcast<T> {
+    pub(crate) fn new(ctx: &Context, value: T) -> Result<Self> {
+        let engine = ctx.engine();
+        let id = engine.ids().broadcast();
+        let bytes = codec::encode(&value)?;
+        engine.broadcasts().put(id, Bytes::from(bytes));
+        Ok(Broadcast { id, shared: Arc::new(Shared { value, destroyed: AtomicBool::new(false) }), ctx: ctx.clone() })
+    }
+
+    /// The value, by shared reference.
+    ///
+    /// # Panics
+    /// After [`Broadcast::destroy`]: using a destroyed broadcast is a bug in the program (in
+    /// a task, the panic fails the task with this message).
+    pub fn value(&self) -> &T {
+        assert!(!self.shared.destroyed.load(Ordering::Acquire), "broadcast {} used after destroy()", self.id.0);
+        &self.shared.value
+    }
+
+    /// The broadcast's id.
+    pub fn id(&self) -> BroadcastId {
+        self.id
+    }
+
+    /// Frees the serialized value; later [`Broadcast::value`] calls panic.
+    pub fn destroy(&self) {
+        self.shared.destroyed.store(true, Ordering::Release);
+        self.ctx.engine().broadcasts().remove(self.id);
+    }
+
+    /// Whether [`Broadcast::destroy`] was called.
+    pub fn is_destroyed(&self) -> bool {
+        self.shared.destroyed.load(Ordering::Acquire)
+    }
+}
+
+impl<T> std::fmt::Debug for Broadcast<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Broadcast({})", self.id.0)
+    }
+}

@@ -1,0 +1,49 @@
+//! Checkpoints: written after the next job, then the lineage starts there; the data outlives
+//! the context.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ember::prelude::*;
+
+use crate::TestResult;
+
+#[test]
+fn checkpoint_truncates_lineage_and_survives_the_context() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let url = dir.path().to_str().ok_or("utf-8 temp path")?.to_owned();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (path, expected) = {
+        let ctx = Context::local(2)?;
+        assert!(ctx.range(0, 1, 1, 1).checkpoint().is_err(), "no directory set");
+        ctx.set_checkpoint_dir(&url);
+        let seen = Arc::clone(&calls);
+        let mut sums = ctx
+            .range(0, 1_000, 1, 4)
+            .map(move |x| {
+                seen.fetch_add(1, Ordering::Relaxed);
+                (x % 7, x)
+            })
+            .reduce_by_key_with_partitions(|a, b| a + b, 3);
+        sums.checkpoint()?;
+        assert!(!sums.is_checkpointed());
+        assert!(sums.lineage().contains("reduce_by_key"));
+        let mut expected = sums.collect()?;
+        expected.sort();
+        assert!(sums.is_checkpointed());
+        let lineage = sums.lineage();
+        assert!(lineage.starts_with("(3) checkpoint") && !lineage.contains("reduce_by_key"), "{lineage}");
+        let before = calls.load(Ordering::Relaxed);
+        let mut again = sums.collect()?;
+        again.sort();
+        assert_eq!(again, expected);
+        assert_eq!(calls.load(Ordering::Relaxed), before, "read from the checkpoint, nothing recomputed");
+        assert_eq!(ctx.last_job().map(|j| j.stages.len()), Some(1), "no shuffle stage any more");
+        (sums.checkpoint_path().ok_or("a checkpoint path")?, expected)
+    };
+    let ctx = Context::local(2)?;
+    let mut back = ctx.object_file::<(i64, i64)>(&path)?.collect()?;
+    back.sort();
+    assert_eq!(back, expected);
+    Ok(())
+}
