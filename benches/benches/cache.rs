@@ -35,35 +35,13 @@ fn hit_path(c: &mut Criterion) {
     group.finish();
 }
 
-fn page_rank(ctx: &Context, pages: i64, iterations: usize, persist: bool) -> f64 {
-    let partitions = 4;
-    let links = ctx
-        .range(0, pages, 1, partitions)
-        .flat_map(move |p| (1..=10).map(move |k| (p, (p * 7 + k * k * 13 + k) % pages)).collect::<Vec<_>>())
-        .group_by_key_with_partitions(partitions);
-    if persist {
-        links.persist(StorageLevel::MemoryOnly);
-    }
-    let mut ranks = links.map_values(|_| 1.0f64);
-    for _ in 0..iterations {
-        let contributions = links.join(&ranks).flat_map(|(_, (targets, rank))| {
-            let share = rank / targets.len() as f64;
-            targets.into_iter().map(move |t| (t, share)).collect::<Vec<_>>()
-        });
-        ranks = contributions.reduce_by_key_with_partitions(|a, b| a + b, partitions).map_values(|r| 0.15 + 0.85 * r);
-    }
-    let total = ranks.values().fold(0.0, |a, b| a + b).expect("job");
-    links.unpersist();
-    total
-}
-
 fn page_rank_bench(c: &mut Criterion) {
     let ctx = Context::local(2).expect("context");
     let mut group = c.benchmark_group("page_rank");
     group.sample_size(10).measurement_time(Duration::from_secs(10));
     for persist in [true, false] {
         let name = if persist { "50K pages 10 iterations, persisted" } else { "50K pages 10 iterations, recomputed" };
-        group.bench_function(name, |b| b.iter(|| page_rank(&ctx, 50_000, 10, persist)));
+        group.bench_function(name, |b| b.iter(|| ember_examples::page_rank(&ctx, 50_000, 10, persist).expect("job")));
     }
     group.finish();
 }
