@@ -10,7 +10,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use ember_engine::{PartitionerKind, TaskFailure};
+use ember_engine::PartitionerKind;
 use rand::{RngExt, SeedableRng};
 
 use crate::data::Data;
@@ -921,10 +921,7 @@ impl<K: Data + Ord, V: Data> Rdd<(K, V)> {
             Err(err) => {
                 // The sampling job failed: the sorted RDD fails with that cause when used.
                 let message = format!("sampling keys for sort_by_key failed: {err}");
-                let failing = self.narrow("sort_by_key", call_site, false, move |_, _, tc| {
-                    tc.fail(TaskFailure::error(message.clone()));
-                    Box::new(std::iter::empty())
-                });
+                let failing: Rdd<(K, V)> = self.failing("sort_by_key", call_site, message);
                 failing.shuffle_raw(
                     "sort_by_key",
                     call_site,

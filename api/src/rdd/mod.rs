@@ -257,6 +257,21 @@ impl<T: Data> Rdd<T> {
         Rdd::from_node(Arc::new(node), self.ctx.clone())
     }
 
+    /// An RDD over this one whose every partition fails with `message` when computed: how an
+    /// operation that runs a job while it is built (`zip_with_index`, `sort_by_key`) reports
+    /// that job's failure at the first action, as the RDD's own error.
+    pub(crate) fn failing<U: Data>(
+        &self,
+        op_name: &'static str,
+        call_site: &'static Location<'static>,
+        message: String,
+    ) -> Rdd<U> {
+        self.narrow(op_name, call_site, false, move |_, _, tc| {
+            tc.fail(TaskFailure::error(message.clone()));
+            Box::new(std::iter::empty())
+        })
+    }
+
     /// Applies `f` to every element. Narrow: no shuffle.
     ///
     /// # Examples
@@ -428,10 +443,7 @@ impl<T: Data> Rdd<T> {
             }),
             Err(err) => {
                 let message = format!("counting partitions for zip_with_index failed: {err}");
-                return self.narrow("zip_with_index", call_site, false, move |_, _, tc| {
-                    tc.fail(TaskFailure::error(message.clone()));
-                    Box::new(std::iter::empty())
-                });
+                return self.failing("zip_with_index", call_site, message);
             }
         };
         let starts = Arc::new(starts);
