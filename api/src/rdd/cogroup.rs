@@ -74,6 +74,9 @@ impl<K: Data, V: Data, W: Data> LineageNode for CoGroupedNode<K, V, W> {
     }
 }
 
+/// One key's values from each side.
+type Group<V, W> = (Vec<V>, Vec<W>);
+
 /// A value from one side of a co-group.
 enum Tagged<V, W> {
     Left(V),
@@ -86,7 +89,7 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<CoGrouped<K, V, W>> for CoGr
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<CoGrouped<K, V, W>>, TaskFailure> {
         let left = self.left.records(partition, ctx)?.map(|(k, v)| (k, Tagged::Left(v)));
         let right = self.right.records(partition, ctx)?.map(|(k, w)| (k, Tagged::Right(w)));
-        let merge_groups: MergeFn<(Vec<V>, Vec<W>), (Vec<V>, Vec<W>)> = Arc::new(|mut a, b| {
+        let merge_groups: MergeFn<Group<V, W>, Group<V, W>> = Arc::new(|mut a, b| {
             a.0.extend(b.0);
             a.1.extend(b.1);
             a
@@ -103,7 +106,7 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<CoGrouped<K, V, W>> for CoGr
 }
 
 /// Adds one side's value to a key's group.
-fn add<V, W>(mut group: (Vec<V>, Vec<W>), tagged: Tagged<V, W>) -> (Vec<V>, Vec<W>) {
+fn add<V, W>(mut group: Group<V, W>, tagged: Tagged<V, W>) -> Group<V, W> {
     match tagged {
         Tagged::Left(v) => group.0.push(v),
         Tagged::Right(w) => group.1.push(w),

@@ -40,14 +40,14 @@ pub(crate) enum SpillError {
     Write(#[from] std::io::Error),
     /// A record could not be encoded for the run.
     #[error("cannot encode a record to spill it: {0}")]
-    Encode(#[source] StorageError),
+    Encode(#[source] Box<StorageError>),
     /// A run could not be read back.
     #[error("cannot read back spilled run {path}: {source}")]
     Read {
         /// The run's file.
         path: PathBuf,
         /// What went wrong.
-        source: StorageError,
+        source: Box<StorageError>,
     },
 }
 

@@ -40,7 +40,7 @@ impl Run {
         let mut writer = BufWriter::with_capacity(64 << 10, handle);
         let mut bytes = 0u64;
         for record in records {
-            bytes += codec::encode_to_writer(&record, &mut writer).map_err(SpillError::Encode)? as u64;
+            bytes += codec::encode_to_writer(&record, &mut writer).map_err(|e| SpillError::Encode(Box::new(e)))? as u64;
         }
         writer.flush()?;
         Ok((Run { file }, bytes))
@@ -71,7 +71,8 @@ impl<T: DeserializeOwned> Iterator for RunReader<T> {
         match self.records.next()? {
             Ok(record) => Some(record),
             Err(source) => {
-                self.ctx.fail(TaskFailure::error(SpillError::Read { path: self.path.clone(), source }));
+                self.ctx
+                    .fail(TaskFailure::error(SpillError::Read { path: self.path.clone(), source: Box::new(source) }));
                 None
             }
         }

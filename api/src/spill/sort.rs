@@ -28,8 +28,7 @@ pub(crate) fn sort_external<K: Data + Ord, V: Data>(
     let mut estimate = SizeEstimate::new();
     let mut buffer: Vec<(K, V)> = Vec::new();
     let mut runs = Vec::new();
-    let mut updates = 0u64;
-    for record in records {
+    for (updates, record) in (0u64..).zip(records) {
         let full = buffer.len() == buffer.capacity();
         if full || estimate.due(updates) {
             if estimate.due(updates) {
@@ -45,7 +44,6 @@ pub(crate) fn sort_external<K: Data + Ord, V: Data>(
             }
         }
         buffer.push(record);
-        updates += 1;
     }
     buffer.sort_unstable_by(cmp);
     if runs.is_empty() {
