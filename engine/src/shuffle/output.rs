@@ -259,7 +259,87 @@ impl MapOutputBuffer {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::block::BlockManager;
+    use crate::ids::{JobId, StageId};
+    use crate::memory::MemoryManager;
+    use crate::shuffle::{LocalShuffleStore, ShuffleRegistry};
+    use crate::task::TaskDescriptor;
+
+    fn task(budget: u64) -> TaskContext {
+        let desc = TaskDescriptor { job: JobId(0), stage: StageId(0), partition: 3, attempt: 0 };
+        let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())));
+        TaskContext::new(desc, shuffles, Arc::new(BlockManager::new(Arc::new(MemoryManager::new(budget, 1)))))
+    }
+
+    /// Appends `n` chunks of 1 KiB to 3 buckets in turn; returns what each bucket should hold.
+    fn fill(buffer: &mut MapOutputBuffer, n: usize) -> Vec<Vec<u8>> {
+        let mut expected = vec![Vec::new(); 3];
+        for i in 0..n {
+            let chunk = vec![(i % 251) as u8; 1024];
+            buffer.bucket(i % 3).extend_from_slice(&chunk);
+            expected[i % 3].extend_from_slice(&chunk);
+            buffer.appended(chunk.len()).expect("append");
+        }
+        expected
+    }
+
+    fn read_back(output: &MapOutput, reduce: usize) -> Vec<u8> {
+        match output.bucket(reduce).expect("bucket") {
+            Bucket::Memory(bytes) => bytes.to_vec(),
+            file => {
+                let mut bytes = Vec::new();
+                file.file_reader().expect("open").expect("a file bucket").read_to_end(&mut bytes).expect("read");
+                bytes
+            }
+        }
+    }
+
+    #[test]
+    fn an_output_that_fits_stays_in_memory_and_holds_storage_memory() {
+        let ctx = task(64 << 20);
+        let mut buffer = MapOutputBuffer::new(&ctx, 3);
+        let expected = fill(&mut buffer, 300);
+        let output = buffer.finish().expect("finish");
+        assert!(!output.is_on_disk());
+        assert_eq!(ctx.blocks().memory_manager().storage_used(), 300 * 1024);
+        for (reduce, bytes) in expected.iter().enumerate() {
+            assert_eq!(&read_back(&output, reduce), bytes);
+        }
+        drop(output);
+        assert_eq!(ctx.blocks().memory_manager().storage_used(), 0, "dropping the output frees it");
+        assert_eq!(ctx.metrics(Duration::ZERO).spills, 0);
+    }
+
+    #[test]
+    fn an_output_over_the_task_share_spills_to_one_file_in_order() {
+        // 2 MiB of execution memory for the one slot; 6 MiB of records.
+        let ctx = task(4 << 20);
+        let mut buffer = MapOutputBuffer::new(&ctx, 3);
+        let expected = fill(&mut buffer, 6 * 1024);
+        let output = buffer.finish().expect("finish");
+        assert!(output.is_on_disk());
+        assert_eq!(output.bucket_sizes(), expected.iter().map(|b| b.len() as u64).collect::<Vec<_>>());
+        for (reduce, bytes) in expected.iter().enumerate() {
+            assert!(read_back(&output, reduce) == *bytes, "bucket {reduce} reads back in append order");
+        }
+        let metrics = ctx.metrics(Duration::ZERO);
+        assert!(metrics.spills >= 3 && metrics.bytes_spilled == 6 << 20, "{metrics:?}");
+        assert!(metrics.peak_execution_memory <= 2 << 20, "{metrics:?}");
+    }
+
+    #[test]
+    fn an_output_that_storage_cannot_hold_goes_to_disk() {
+        let ctx = task(64 << 20);
+        assert!(ctx.blocks().memory_manager().try_acquire_storage(32 << 20), "storage is full");
+        let mut buffer = MapOutputBuffer::new(&ctx, 3);
+        let expected = fill(&mut buffer, 30);
+        let output = buffer.finish().expect("finish");
+        assert!(output.is_on_disk());
+        assert_eq!(read_back(&output, 1), expected[1]);
+    }
 
     #[test]
     fn ranges_reader_reads_ranges_in_order() {
