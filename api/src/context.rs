@@ -103,8 +103,11 @@ impl ContextBuilder {
         self
     }
 
-    /// Bytes of memory the block manager may use for persisted partitions (default: a quarter
-    /// of the machine's RAM). Blocks beyond it are evicted, least recently used first.
+    /// The context's memory budget in bytes (default: a quarter of the machine's RAM). Half is
+    /// for what is kept (persisted partitions, evicted least recently used first, and
+    /// in-memory shuffle outputs); the other half is shared equally by the running tasks for
+    /// what they build (aggregation tables, sort buffers, shuffle write buffers), which spill
+    /// to local disk when a task's share runs out.
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = Some(bytes);
         self

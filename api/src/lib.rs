@@ -44,7 +44,6 @@ pub mod accumulator;
 pub mod actions;
 mod approx;
 pub mod broadcast;
-mod combine;
 pub mod context;
 pub mod corpus;
 pub mod data;
@@ -59,6 +58,7 @@ pub mod prelude;
 pub mod rdd;
 mod sampling;
 mod sets;
+mod spill;
 pub mod stats;
 mod tree;
 

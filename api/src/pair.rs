@@ -10,7 +10,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use ember_engine::PartitionerKind;
+use ember_engine::{PartitionerKind, TaskContext};
 use rand::{RngExt, SeedableRng};
 
 use crate::data::Data;
@@ -19,6 +19,8 @@ use crate::partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 use crate::rdd::cogroup::{CoGroupedNode, Side};
 use crate::rdd::shuffled::{MapSource, ShuffleWriter, ShuffledNode};
 use crate::rdd::{PartitionIter, Rdd, iterator};
+use crate::spill::aggregate::{combine_external, combine_partial};
+use crate::spill::sort::sort_external;
 
 /// What `cogroup` yields: each key with its values from the first and from the second input.
 pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
@@ -29,22 +31,8 @@ pub type CoGrouped3<K, V, W1, W2> = (K, (Vec<V>, Vec<W1>, Vec<W2>));
 /// What `full_outer_join` yields: each key with a value from either side or both.
 pub type FullOuter<K, V, W> = (K, (Option<V>, Option<W>));
 
-type CreateFn<V, C> = Arc<dyn Fn(V) -> C + Send + Sync>;
-type MergeFn<C, V> = Arc<dyn Fn(C, V) -> C + Send + Sync>;
-
-/// [`crate::combine::combine_by_key`] over the boxed closures the pair operations hold.
-fn combine_values<K, V, C>(
-    records: PartitionIter<(K, V)>,
-    create: &CreateFn<V, C>,
-    merge: &MergeFn<C, V>,
-    size_hint: &AtomicUsize,
-) -> PartitionIter<(K, C)>
-where
-    K: Data + Hash + Eq,
-    C: Data,
-{
-    crate::combine::combine_by_key(records, create.as_ref(), merge.as_ref(), size_hint)
-}
+pub(crate) type CreateFn<V, C> = Arc<dyn Fn(V) -> C + Send + Sync>;
+pub(crate) type MergeFn<C, V> = Arc<dyn Fn(C, V) -> C + Send + Sync>;
 
 impl<K: Data, V: Data> Rdd<(K, V)> {
     /// Applies `f` to every value, keeping keys and the partitioner. Narrow.
@@ -234,8 +222,14 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         let (map_hint, reduce_hint) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         if self.node().partitioner() == Some(&partitioner.describe()) {
             // Every key already lives in exactly one partition: combine in place.
-            return self.narrow(op_name, call_site, true, move |_, iter, _| {
-                combine_values(iter, &create, &merge_value, &map_hint)
+            return self.narrow(op_name, call_site, true, move |_, iter, ctx| {
+                match combine_external(iter, create.as_ref(), merge_value.as_ref(), &merge_combiners, &map_hint, ctx) {
+                    Ok(combined) => combined,
+                    Err(failure) => {
+                        ctx.fail(failure);
+                        Box::new(std::iter::empty())
+                    }
+                }
             });
         }
         let ctx = self.context().clone();
@@ -246,21 +240,20 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         if map_side_combine {
             let source: Box<MapSource<K, C>> = Box::new(move |p, tc| {
                 let records = iterator(parent.as_ref(), p, tc)?;
-                Ok(combine_values(records, &create, &merge_value, &map_hint))
+                Ok(combine_partial(records, Arc::clone(&create), Arc::clone(&merge_value), &map_hint, tc))
             });
             let writer = Arc::new(ShuffleWriter::new(source, partitioner));
             let shuffle = ctx.engine().new_shuffle(lineage_parent, desc, writer);
-            let identity: CreateFn<C, C> = Arc::new(|c| c);
-            let reduce = Box::new(move |records: PartitionIter<(K, C)>| {
-                combine_values(records, &identity, &merge_combiners, &reduce_hint)
+            let reduce = Box::new(move |records: PartitionIter<(K, C)>, tc: &TaskContext| {
+                combine_external(records, &|c| c, merge_combiners.as_ref(), &merge_combiners, &reduce_hint, tc)
             });
             Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), ctx)
         } else {
             let source: Box<MapSource<K, V>> = Box::new(move |p, tc| iterator(parent.as_ref(), p, tc));
             let writer = Arc::new(ShuffleWriter::new(source, partitioner));
             let shuffle = ctx.engine().new_shuffle(lineage_parent, desc, writer);
-            let reduce = Box::new(move |records: PartitionIter<(K, V)>| {
-                combine_values(records, &create, &merge_value, &reduce_hint)
+            let reduce = Box::new(move |records: PartitionIter<(K, V)>, tc: &TaskContext| {
+                combine_external(records, create.as_ref(), merge_value.as_ref(), &merge_combiners, &reduce_hint, tc)
             });
             Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), ctx)
         }
@@ -479,7 +472,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         if self.node().partitioner() == Some(&partitioner.describe()) {
             return self.clone();
         }
-        self.shuffle_raw("partition_by", call_site, partitioner, Box::new(|records| records))
+        self.shuffle_raw("partition_by", call_site, partitioner, Box::new(|records, _| Ok(records)))
     }
 
     /// Counts the pairs of each key, returned to the driver. Runs a job (a shuffle with
@@ -904,15 +897,7 @@ impl<K: Data + Ord, V: Data> Rdd<(K, V)> {
         call_site: &'static Location<'static>,
     ) -> Rdd<(K, V)> {
         let n = partitions.unwrap_or(self.num_partitions()).max(1);
-        let sort = move |records: PartitionIter<(K, V)>| -> PartitionIter<(K, V)> {
-            let mut all: Vec<(K, V)> = records.collect();
-            if ascending {
-                all.sort_by(|a, b| a.0.cmp(&b.0));
-            } else {
-                all.sort_by(|a, b| b.0.cmp(&a.0));
-            }
-            Box::new(all.into_iter())
-        };
+        let sort = move |records: PartitionIter<(K, V)>, tc: &TaskContext| sort_external(records, ascending, tc);
         match self.sample_bounds(n, call_site) {
             Ok(bounds) => {
                 let partitioner = Arc::new(RangePartitioner::from_bounds(bounds, n, ascending));

@@ -9,8 +9,9 @@ pub struct EngineConfig {
     pub max_task_attempts: u32,
     /// Times a stage may be resubmitted after fetch failures before its job fails. Default 4.
     pub max_stage_attempts: u32,
-    /// Bytes of memory the block manager may use for cached partitions. Default: a quarter of
-    /// the machine's RAM (read from `/proc/meminfo`), or 1 GiB where that is unknown.
+    /// The memory budget in bytes, split by [`crate::memory::MemoryManager`]: half for cached
+    /// partitions and in-memory shuffle outputs, half for running tasks. Default: a quarter
+    /// of the machine's RAM (read from `/proc/meminfo`), or 1 GiB where that is unknown.
     pub memory_budget: u64,
 }
 
@@ -31,7 +32,7 @@ impl EngineConfig {
         self
     }
 
-    /// Sets the block manager's memory budget in bytes.
+    /// Sets the memory budget in bytes.
     pub fn with_memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = bytes;
         self

@@ -16,8 +16,9 @@ use crate::fault::FaultPlan;
 use crate::ids::{IdGen, JobId};
 use crate::lineage::MapOutputWriter;
 use crate::lineage::{LineageNode, PartitionerDesc, ShuffleDependency};
+use crate::memory::MemoryManager;
 use crate::scheduler::{JobMetrics, run_job};
-use crate::shuffle::{MemoryShuffleStore, ShuffleRegistry};
+use crate::shuffle::{LocalShuffleStore, ShuffleRegistry};
 
 /// How many finished jobs' metrics a context remembers.
 const JOB_HISTORY: usize = 256;
@@ -42,13 +43,14 @@ struct Inner {
 }
 
 impl EngineContext {
-    /// A local-mode engine with `config.threads` worker threads and in-memory shuffle storage.
+    /// A local-mode engine with `config.threads` worker threads and a local shuffle store.
     ///
     /// # Errors
     /// The OS error when worker threads cannot be spawned.
     pub fn local(config: EngineConfig) -> std::io::Result<Self> {
-        let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(MemoryShuffleStore::default())));
-        let blocks = Arc::new(BlockManager::new(config.memory_budget));
+        let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())));
+        let memory = Arc::new(MemoryManager::new(config.memory_budget, config.threads));
+        let blocks = Arc::new(BlockManager::new(memory));
         let faults = Arc::new(FaultPlan::default());
         let backend = Box::new(LocalBackend::new(
             config.threads,

@@ -22,6 +22,9 @@
 //!   retries failed attempts, reruns lost map outputs; its module docs are the essay.
 //! * [`executor`]: the local thread pool and the attempt runner (panics become data).
 //! * [`shuffle`]: where buckets live between stages, behind a trait.
+//! * [`memory`] and [`disk`]: the memory budget (storage half, execution half shared by the
+//!   running tasks) and the scratch directory that what does not fit spills to.
+//! * [`block`]: cached partitions under the storage half, with LRU eviction.
 //! * [`EngineContext`]: one per user context; no process globals.
 
 pub mod accumulator;
@@ -29,11 +32,13 @@ pub mod block;
 pub mod broadcast;
 pub mod config;
 pub mod context;
+pub mod disk;
 pub mod error;
 pub mod executor;
 pub mod fault;
 pub mod ids;
 pub mod lineage;
+pub mod memory;
 pub mod plan;
 pub mod scheduler;
 pub mod shuffle;

@@ -6,13 +6,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use crate::accumulator::AccumulatorUpdates;
 use crate::block::{BlockData, BlockId, BlockManager, BlockSource, EncodeFn, StorageLevel};
 use crate::error::TaskFailure;
 use crate::ids::{AccumulatorId, JobId, ShuffleId, StageId};
-use crate::shuffle::{ShuffleBlockId, ShuffleRegistry};
+use crate::memory::{MemoryReservation, TaskMemory};
+use crate::shuffle::{Bucket, ShuffleBlockId, ShuffleRegistry};
 
 /// Which attempt of which task to run. Holds ids only, never code: the executor already holds
 /// the lineage graph (in cluster mode every process builds it by running the same `main`).
@@ -47,8 +46,14 @@ pub struct TaskMetrics {
     pub cache_misses: u64,
     /// Blocks pushed out of memory while this attempt stored its own.
     pub cache_evictions: u64,
-    /// Bytes written to local disk by the block manager (evicted or disk-level blocks).
+    /// Bytes written to local disk because memory ran out or the level said so: evicted or
+    /// disk-level cached blocks, shuffle outputs, sorted runs of aggregations and sorts.
     pub bytes_spilled: u64,
+    /// Times a task structure (shuffle write buffers, an aggregation table, a sort buffer)
+    /// was denied memory and spilled to local disk.
+    pub spills: u64,
+    /// The most execution memory the attempt held at once (aggregated as a maximum).
+    pub peak_execution_memory: u64,
     /// Cache misses on blocks that had been stored before (evicted or lost): recomputed
     /// from lineage.
     pub recomputed_partitions: u64,
@@ -66,6 +71,8 @@ impl TaskMetrics {
         self.cache_misses += other.cache_misses;
         self.cache_evictions += other.cache_evictions;
         self.bytes_spilled += other.bytes_spilled;
+        self.spills += other.spills;
+        self.peak_execution_memory = self.peak_execution_memory.max(other.peak_execution_memory);
         self.recomputed_partitions += other.recomputed_partitions;
     }
 }
@@ -82,6 +89,7 @@ struct Inner {
     desc: TaskDescriptor,
     shuffles: Arc<ShuffleRegistry>,
     blocks: Arc<BlockManager>,
+    memory: Rc<TaskMemory>,
     metrics: MetricCells,
     failure: RefCell<Option<TaskFailure>>,
     accumulators: RefCell<AccumulatorUpdates>,
@@ -112,6 +120,7 @@ struct MetricCells {
     cache_misses: Cell<u64>,
     cache_evictions: Cell<u64>,
     bytes_spilled: Cell<u64>,
+    spills: Cell<u64>,
     recomputed_partitions: Cell<u64>,
 }
 
@@ -126,6 +135,7 @@ impl TaskContext {
             inner: Rc::new(Inner {
                 desc,
                 shuffles,
+                memory: TaskMemory::new(blocks.memory_manager().task_limit()),
                 blocks,
                 metrics: MetricCells::default(),
                 failure: RefCell::new(None),
@@ -200,6 +210,18 @@ impl TaskContext {
         bump(&self.inner.metrics.bytes_spilled, report.bytes_spilled);
     }
 
+    /// A new, empty hold on this attempt's share of execution memory, for one structure
+    /// that grows while the task runs. See [`crate::memory`].
+    pub fn memory_reservation(&self) -> MemoryReservation {
+        MemoryReservation::new(Rc::clone(&self.inner.memory))
+    }
+
+    /// Counts one spill of `bytes` to local disk.
+    pub fn add_spill(&self, bytes: u64) {
+        bump(&self.inner.metrics.spills, 1);
+        bump(&self.inner.metrics.bytes_spilled, bytes);
+    }
+
     /// The attempt's ids.
     pub fn descriptor(&self) -> TaskDescriptor {
         self.inner.desc
@@ -220,14 +242,14 @@ impl TaskContext {
     /// # Errors
     /// [`TaskFailure::FetchFailed`] naming the first map task whose output is missing, so the
     /// scheduler can rerun it.
-    pub fn fetch_shuffle(&self, shuffle: ShuffleId, reduce: usize) -> Result<Vec<Bytes>, TaskFailure> {
+    pub fn fetch_shuffle(&self, shuffle: ShuffleId, reduce: usize) -> Result<Vec<Bucket>, TaskFailure> {
         let registry = &self.inner.shuffles;
         let statuses = registry.tracker.statuses(shuffle).map_err(|map| TaskFailure::FetchFailed { shuffle, map })?;
         let mut buckets = Vec::with_capacity(statuses.len());
         for map in 0..statuses.len() {
             let block = ShuffleBlockId { shuffle, map, reduce };
             let bucket = registry.store.fetch(block).ok_or(TaskFailure::FetchFailed { shuffle, map })?;
-            self.add_shuffle_bytes_read(bucket.len() as u64);
+            self.add_shuffle_bytes_read(bucket.len());
             buckets.push(bucket);
         }
         Ok(buckets)
@@ -290,6 +312,8 @@ impl TaskContext {
             cache_misses: m.cache_misses.get(),
             cache_evictions: m.cache_evictions.get(),
             bytes_spilled: m.bytes_spilled.get(),
+            spills: m.spills.get(),
+            peak_execution_memory: self.inner.memory.peak(),
             recomputed_partitions: m.recomputed_partitions.get(),
         }
     }

@@ -5,13 +5,12 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
-use bytes::Bytes;
-
 use crate::error::TaskFailure;
 use crate::ids::{IdGen, ShuffleId};
 use crate::lineage::{
     Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, PartitionerKind, ShuffleDependency,
 };
+use crate::shuffle::MapOutput;
 use crate::task::TaskContext;
 
 /// A lineage node with given dependencies and partition count. It has no compute function:
@@ -42,7 +41,7 @@ impl LineageNode for FakeNode {
 pub(crate) struct NeverWriter;
 
 impl MapOutputWriter for NeverWriter {
-    fn write(&self, map: usize, _ctx: &TaskContext) -> Result<Vec<Bytes>, TaskFailure> {
+    fn write(&self, map: usize, _ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
         panic!("map task {map} ran: planning and scheduling must never compute anything")
     }
 }

@@ -10,6 +10,7 @@
 //! Decoding always runs under a size limit ([`DECODE_LIMIT`]) so a corrupt
 //! length prefix cannot make the decoder allocate without bound.
 
+use std::io::{BufRead, Write};
 use std::marker::PhantomData;
 
 use bincode::config::{self, Configuration, Limit};
@@ -45,6 +46,16 @@ fn decode_config() -> Configuration<config::LittleEndian, config::Varint, Limit<
 /// previous length before reusing it.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Result<usize> {
     let written = bincode::serde::encode_into_std_write(value, buf, encode_config()).map_err(CodecError::Encode)?;
+    Ok(written)
+}
+
+/// Writes the encoding of `value` to `writer` and returns the number of bytes written. Give
+/// it a buffered writer: the encoder writes field by field.
+///
+/// # Errors
+/// [`CodecError::Encode`] if the value's `Serialize` fails or the writer does.
+pub fn encode_to_writer<T: Serialize + ?Sized, W: Write>(value: &T, writer: &mut W) -> Result<usize> {
+    let written = bincode::serde::encode_into_std_write(value, writer, encode_config()).map_err(CodecError::Encode)?;
     Ok(written)
 }
 
@@ -129,6 +140,44 @@ impl<T: DeserializeOwned> Iterator for Records<T> {
     }
 }
 
+/// Like [`Records`], over a buffered reader instead of one buffer in memory: values encoded
+/// back to back in a file (a spilled run, a shuffle output on disk) stream through a buffer of
+/// the reader's size. Yields `Err` once, at the first unreadable or undecodable value, then
+/// stops.
+pub struct StreamRecords<T, R> {
+    reader: R,
+    failed: bool,
+    _values: PhantomData<fn() -> T>,
+}
+
+impl<T, R: BufRead> StreamRecords<T, R> {
+    /// Starts reading values at the reader's position.
+    pub fn new(reader: R) -> Self {
+        StreamRecords { reader, failed: false, _values: PhantomData }
+    }
+}
+
+impl<T: DeserializeOwned, R: BufRead> Iterator for StreamRecords<T, R> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        if self.failed {
+            return None;
+        }
+        let decoded = match self.reader.fill_buf() {
+            Ok([]) => return None,
+            Ok(_) => {
+                bincode::serde::decode_from_std_read(&mut self.reader, decode_config()).map_err(CodecError::Decode)
+            }
+            Err(err) => Err(CodecError::Read(err)),
+        };
+        if decoded.is_err() {
+            self.failed = true;
+        }
+        Some(decoded.map_err(Into::into))
+    }
+}
+
 impl<T> std::fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Records")
@@ -183,6 +232,22 @@ mod tests {
         }
         let got: Vec<Row> = Records::new(Bytes::from(buf)).collect::<Result<_>>().unwrap();
         assert_eq!(got, (0..1000).map(row).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn stream_records_read_what_encode_to_writer_wrote() {
+        let mut buf = Vec::new();
+        for i in 0..1000 {
+            encode_to_writer(&row(i), &mut buf).unwrap();
+        }
+        // A reader buffer smaller than a record: values straddle refills.
+        let reader = std::io::BufReader::with_capacity(7, &buf[..]);
+        let got: Vec<Row> = StreamRecords::new(reader).collect::<Result<_>>().unwrap();
+        assert_eq!(got, (0..1000).map(row).collect::<Vec<_>>());
+        buf.truncate(buf.len() - 2);
+        let mut cut = StreamRecords::<Row, _>::new(&buf[..]).skip(999);
+        assert!(cut.next().unwrap().is_err(), "a truncated last value is an error");
+        assert!(cut.next().is_none());
     }
 
     #[test]

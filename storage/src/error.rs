@@ -215,6 +215,10 @@ pub enum CodecError {
     #[error("cannot decode value: {0}")]
     Decode(#[source] bincode::error::DecodeError),
 
+    /// Reading a stream of encoded values (a spilled run, a shuffle file) failed.
+    #[error("cannot read encoded values: {0}")]
+    Read(#[source] std::io::Error),
+
     /// A buffer held a complete value followed by bytes that belong to none.
     #[error(
         "{trailing} trailing bytes after a complete value of {consumed} bytes: \

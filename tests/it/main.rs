@@ -12,6 +12,7 @@ mod recovery;
 mod send_sync;
 mod shared_vars;
 mod spark_ops;
+mod spill;
 mod storage;
 
 /// What a test returns: any error fails it with its message.

@@ -114,7 +114,7 @@ impl<T: Data> Rdd<T> {
             "repartition",
             call_site,
             Arc::new(HashPartitioner::new(n)),
-            Box::new(|records| Box::new(records.map(|(_, x)| x))),
+            Box::new(|records, _| Ok(Box::new(records.map(|(_, x)| x)))),
         )
     }
 }

@@ -2,6 +2,7 @@
 
 use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta, PartitionerDesc, ShuffleDependency};
 use ember_engine::{TaskContext, TaskFailure};
@@ -9,7 +10,8 @@ use ember_engine::{TaskContext, TaskFailure};
 use super::shuffled::read_shuffle;
 use super::{Compute, PartitionIter, iterator};
 use crate::data::Data;
-use crate::pair::CoGrouped;
+use crate::pair::{CoGrouped, MergeFn};
+use crate::spill::aggregate::combine_external;
 
 /// How one input reaches the co-grouped partition: through a shuffle, or directly when it is
 /// already partitioned like the output (no shuffle needed).
@@ -44,12 +46,13 @@ pub(crate) struct CoGroupedNode<K, V, W> {
     right: Side<K, W>,
     deps: Vec<Dependency>,
     partitioner: PartitionerDesc,
+    size_hint: AtomicUsize,
 }
 
 impl<K: Data, V: Data, W: Data> CoGroupedNode<K, V, W> {
     pub(crate) fn new(meta: NodeMeta, left: Side<K, V>, right: Side<K, W>, partitioner: PartitionerDesc) -> Self {
         let deps = vec![left.dependency(), right.dependency()];
-        CoGroupedNode { meta, left, right, deps, partitioner }
+        CoGroupedNode { meta, left, right, deps, partitioner, size_hint: AtomicUsize::new(0) }
     }
 }
 
@@ -71,15 +74,42 @@ impl<K: Data, V: Data, W: Data> LineageNode for CoGroupedNode<K, V, W> {
     }
 }
 
+/// One key's values from each side.
+type Group<V, W> = (Vec<V>, Vec<W>);
+
+/// A value from one side of a co-group.
+enum Tagged<V, W> {
+    Left(V),
+    Right(W),
+}
+
 impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<CoGrouped<K, V, W>> for CoGroupedNode<K, V, W> {
+    /// Groups both sides' values by key in one aggregation (so it spills like any other when
+    /// the task's memory share runs out): the left side's records first, then the right's.
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<CoGrouped<K, V, W>>, TaskFailure> {
-        let mut groups: hashbrown::HashMap<K, (Vec<V>, Vec<W>)> = hashbrown::HashMap::new();
-        for (k, v) in self.left.records(partition, ctx)? {
-            groups.entry(k).or_default().0.push(v);
-        }
-        for (k, w) in self.right.records(partition, ctx)? {
-            groups.entry(k).or_default().1.push(w);
-        }
-        Ok(Box::new(groups.into_iter()))
+        let left = self.left.records(partition, ctx)?.map(|(k, v)| (k, Tagged::Left(v)));
+        let right = self.right.records(partition, ctx)?.map(|(k, w)| (k, Tagged::Right(w)));
+        let merge_groups: MergeFn<Group<V, W>, Group<V, W>> = Arc::new(|mut a, b| {
+            a.0.extend(b.0);
+            a.1.extend(b.1);
+            a
+        });
+        combine_external(
+            left.chain(right),
+            &|tagged| add((Vec::new(), Vec::new()), tagged),
+            &add,
+            &merge_groups,
+            &self.size_hint,
+            ctx,
+        )
     }
+}
+
+/// Adds one side's value to a key's group.
+fn add<V, W>(mut group: Group<V, W>, tagged: Tagged<V, W>) -> Group<V, W> {
+    match tagged {
+        Tagged::Left(v) => group.0.push(v),
+        Tagged::Right(w) => group.1.push(w),
+    }
+    group
 }

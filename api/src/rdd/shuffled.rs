@@ -1,11 +1,13 @@
 //! The two sides of a shuffle in typed form: the map-side writer and the reduce-side node.
 
+use std::io::BufReader;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ember_engine::lineage::{Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, ShuffleDependency};
+use ember_engine::shuffle::{Bucket, MapOutput, MapOutputBuffer};
 use ember_engine::{TaskContext, TaskFailure};
-use ember_storage::codec::{self, Records};
+use ember_storage::codec::{self, Records, StreamRecords};
+use ember_storage::{CodecError, StorageError};
 
 use super::{Compute, PartitionIter};
 use crate::data::Data;
@@ -16,7 +18,8 @@ pub(crate) type MapSource<K, W> =
     dyn Fn(usize, &TaskContext) -> Result<PartitionIter<(K, W)>, TaskFailure> + Send + Sync;
 
 /// Map side: pulls a map partition from its source, places each record with the
-/// partitioner and appends it, encoded, to that reduce partition's bucket.
+/// partitioner and appends it, encoded, to that reduce partition's bucket (buffered under the
+/// task's memory share, spilled to a local file when denied more).
 pub(crate) struct ShuffleWriter<K, W> {
     source: Box<MapSource<K, W>>,
     partitioner: Arc<dyn Partitioner<K>>,
@@ -29,21 +32,23 @@ impl<K, W> ShuffleWriter<K, W> {
 }
 
 impl<K: Data, W: Data> MapOutputWriter for ShuffleWriter<K, W> {
-    fn write(&self, map: usize, ctx: &TaskContext) -> Result<Vec<Bytes>, TaskFailure> {
-        let mut buckets: Vec<Vec<u8>> = vec![Vec::new(); self.partitioner.num_partitions()];
+    fn write(&self, map: usize, ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
+        let mut output = MapOutputBuffer::new(ctx, self.partitioner.num_partitions());
         let mut records = 0u64;
         for record in (self.source)(map, ctx)? {
-            let bucket = &mut buckets[self.partitioner.partition(&record.0)];
-            codec::encode_into(&record, bucket).map_err(TaskFailure::error)?;
+            let bucket = output.bucket(self.partitioner.partition(&record.0));
+            let written = codec::encode_into(&record, bucket).map_err(TaskFailure::error)?;
+            output.appended(written).map_err(TaskFailure::error)?;
             records += 1;
         }
         ctx.add_records_written(records);
-        Ok(buckets.into_iter().map(Bytes::from).collect())
+        output.finish().map_err(TaskFailure::error)
     }
 }
 
 /// Decodes reduce partition `reduce` of a shuffle: every map task's bucket, in map order,
-/// record by record. A decode failure is recorded on the task and ends the stream.
+/// record by record (a bucket on local disk streams through a 64 KiB buffer, one file open at
+/// a time). A read or decode failure is recorded on the task and ends the stream.
 pub(crate) fn read_shuffle<R: Data>(
     shuffle: &ShuffleDependency,
     reduce: usize,
@@ -51,7 +56,7 @@ pub(crate) fn read_shuffle<R: Data>(
 ) -> Result<PartitionIter<R>, TaskFailure> {
     let buckets = ctx.fetch_shuffle(shuffle.shuffle_id, reduce)?;
     let ctx = ctx.clone();
-    Ok(Box::new(buckets.into_iter().flat_map(Records::<R>::new).map_while(move |record| match record {
+    Ok(Box::new(buckets.into_iter().flat_map(bucket_records::<R>).map_while(move |record| match record {
         Ok(record) => {
             ctx.add_records_read(1);
             Some(record)
@@ -63,8 +68,21 @@ pub(crate) fn read_shuffle<R: Data>(
     })))
 }
 
+/// The records of one bucket, wherever it lives.
+fn bucket_records<R: Data>(bucket: Bucket) -> Box<dyn Iterator<Item = Result<R, StorageError>>> {
+    match bucket {
+        Bucket::Memory(bytes) => Box::new(Records::new(bytes)),
+        file => match file.file_reader() {
+            Ok(Some(reader)) => Box::new(StreamRecords::new(BufReader::with_capacity(64 << 10, reader))),
+            Ok(None) => Box::new(std::iter::empty()),
+            Err(err) => Box::new(std::iter::once(Err(CodecError::Read(err).into()))),
+        },
+    }
+}
+
 /// What the reduce side does with the decoded `(key, value)` stream of its partition.
-pub(crate) type ReduceFn<K, W, O> = dyn Fn(PartitionIter<(K, W)>) -> PartitionIter<O> + Send + Sync;
+pub(crate) type ReduceFn<K, W, O> =
+    dyn Fn(PartitionIter<(K, W)>, &TaskContext) -> Result<PartitionIter<O>, TaskFailure> + Send + Sync;
 
 /// Reduce side of a single-parent shuffle (`reduce_by_key`, `group_by_key`, `partition_by`,
 /// `sort_by_key`): fetches its partition's buckets and applies the reduce function.
@@ -110,6 +128,6 @@ impl<K: Data, W: Data, O> LineageNode for ShuffledNode<K, W, O> {
 impl<K: Data, W: Data, O> Compute<O> for ShuffledNode<K, W, O> {
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<O>, TaskFailure> {
         let records = read_shuffle::<(K, W)>(self.shuffle(), partition, ctx)?;
-        Ok((self.reduce)(records))
+        (self.reduce)(records, ctx)
     }
 }

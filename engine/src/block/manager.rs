@@ -19,7 +19,9 @@ use bytes::Bytes;
 use super::id::BlockId;
 use super::level::StorageLevel;
 use super::memory::{BlockData, EncodeFn, Evicted, MemoryStore};
+use crate::disk::LocalDisk;
 use crate::ids::NodeId;
+use crate::memory::MemoryManager;
 
 /// A persisted node: its level and the typed layer's opaque helper for reading and writing
 /// its blocks (the engine never looks inside).
@@ -51,6 +53,8 @@ pub enum BlockSource {
 
 /// The block manager of one context. Shared by all worker threads.
 pub struct BlockManager {
+    manager: Arc<MemoryManager>,
+    local_disk: LocalDisk,
     memory: Mutex<MemoryStore>,
     disk: DiskStore,
     persisted: Mutex<HashMap<NodeId, Persisted>>,
@@ -58,14 +62,26 @@ pub struct BlockManager {
 }
 
 impl BlockManager {
-    /// A block manager with `memory_budget` bytes of memory.
-    pub fn new(memory_budget: u64) -> Self {
+    /// A block manager keeping cached blocks in `memory`'s storage half.
+    pub fn new(memory: Arc<MemoryManager>) -> Self {
         BlockManager {
-            memory: Mutex::new(MemoryStore::new(memory_budget)),
+            manager: Arc::clone(&memory),
+            local_disk: LocalDisk::default(),
+            memory: Mutex::new(MemoryStore::new(memory)),
             disk: DiskStore::default(),
             persisted: Mutex::new(HashMap::new()),
             stored_once: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The context's memory budget.
+    pub fn memory_manager(&self) -> &Arc<MemoryManager> {
+        &self.manager
+    }
+
+    /// The context's scratch directory for spilled data.
+    pub fn local_disk(&self) -> &LocalDisk {
+        &self.local_disk
     }
 
     /// Marks `node` persisted at `level` (replacing an earlier level).
@@ -109,17 +125,12 @@ impl BlockManager {
         lock(&self.stored_once).insert(id);
         let to_disk = if level.use_disk() { encode } else { None };
         let overflow = if level.use_memory() {
-            let put = lock(&self.memory).put(id, data, to_disk.clone());
-            match put {
-                Ok(evicted) => {
-                    for e in evicted {
-                        report.evictions += 1;
-                        report.bytes_spilled += self.evict_to_disk(e);
-                    }
-                    None
-                }
-                Err(too_big) => Some(too_big),
+            let outcome = lock(&self.memory).put(id, data, to_disk.clone());
+            for e in outcome.evicted {
+                report.evictions += 1;
+                report.bytes_spilled += self.evict_to_disk(e);
             }
+            outcome.rejected
         } else {
             Some(Evicted { id, data, to_disk })
         };
@@ -220,7 +231,7 @@ mod tests {
 
     #[test]
     fn memory_and_disk_moves_evicted_blocks_to_disk() {
-        let bm = BlockManager::new(10);
+        let bm = BlockManager::new(Arc::new(MemoryManager::new(20, 1)));
         let node = NodeId(4);
         bm.persist(node, StorageLevel::MemoryAndDiskSer, Arc::new(()));
         let id = |p| BlockId::rdd(node, p);

@@ -1,4 +1,5 @@
-//! The memory store: blocks under a byte budget, least recently used evicted first.
+//! The memory store: blocks in the storage half of the memory budget (shared with in-memory
+//! shuffle outputs), least recently used evicted first.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::id::BlockId;
+use crate::memory::MemoryManager;
 
 /// Encodes a block of values to bytes, for moving it to disk on eviction.
 pub type EncodeFn = dyn Fn(&(dyn Any + Send + Sync)) -> Vec<u8> + Send + Sync;
@@ -51,10 +53,21 @@ struct Entry {
     to_disk: Option<Arc<EncodeFn>>,
 }
 
-/// Blocks in memory under `budget` bytes. Not synchronised: the block manager holds it in a
-/// mutex. Lookups refresh a block's recency; inserts evict the least recently used blocks.
+/// What storing one block did.
+#[derive(Default)]
+pub struct PutOutcome {
+    /// Blocks pushed out to make room, least recently used first.
+    pub evicted: Vec<Evicted>,
+    /// The block itself when it could not be stored (larger than the storage half, or the
+    /// room is held by shuffle outputs, which are not evictable).
+    pub rejected: Option<Evicted>,
+}
+
+/// Blocks in memory, accounted against the storage half of the memory budget. Not
+/// synchronised: the block manager holds it in a mutex. Lookups refresh a block's recency;
+/// inserts evict the least recently used blocks.
 pub struct MemoryStore {
-    budget: u64,
+    memory: Arc<MemoryManager>,
     used: u64,
     tick: u64,
     entries: HashMap<BlockId, Entry>,
@@ -62,12 +75,12 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store holding at most `budget` bytes.
-    pub fn new(budget: u64) -> Self {
-        MemoryStore { budget, used: 0, tick: 0, entries: HashMap::new(), lru: BTreeMap::new() }
+    /// An empty store drawing on `memory`'s storage half.
+    pub fn new(memory: Arc<MemoryManager>) -> Self {
+        MemoryStore { memory, used: 0, tick: 0, entries: HashMap::new(), lru: BTreeMap::new() }
     }
 
-    /// Bytes in use.
+    /// Bytes held by blocks.
     pub fn used(&self) -> u64 {
         self.used
     }
@@ -84,38 +97,42 @@ impl MemoryStore {
     }
 
     /// Stores a block, evicting least recently used blocks until it fits. A block larger than
-    /// the whole budget is not stored: it comes back in `Err` with nothing evicted.
-    pub fn put(
-        &mut self,
-        id: BlockId,
-        data: BlockData,
-        to_disk: Option<Arc<EncodeFn>>,
-    ) -> Result<Vec<Evicted>, Evicted> {
+    /// the storage half is rejected with nothing evicted.
+    pub fn put(&mut self, id: BlockId, data: BlockData, to_disk: Option<Arc<EncodeFn>>) -> PutOutcome {
         let size = data.size();
-        if size > self.budget {
-            return Err(Evicted { id, data, to_disk });
+        let mut outcome = PutOutcome::default();
+        if size > self.memory.storage_limit() {
+            outcome.rejected = Some(Evicted { id, data, to_disk });
+            return outcome;
         }
         self.remove(id);
-        let mut evicted = Vec::new();
-        while self.used + size > self.budget {
-            let Some((_, victim)) = self.lru.pop_first() else { break };
+        while !self.memory.try_acquire_storage(size) {
+            let Some((_, victim)) = self.lru.pop_first() else {
+                outcome.rejected = Some(Evicted { id, data, to_disk });
+                return outcome;
+            };
             if let Some(entry) = self.entries.remove(&victim) {
-                self.used -= entry.data.size();
-                evicted.push(Evicted { id: victim, data: entry.data, to_disk: entry.to_disk });
+                self.release(entry.data.size());
+                outcome.evicted.push(Evicted { id: victim, data: entry.data, to_disk: entry.to_disk });
             }
         }
         self.tick += 1;
         self.used += size;
         self.lru.insert(self.tick, id);
         self.entries.insert(id, Entry { data, tick: self.tick, to_disk });
-        Ok(evicted)
+        outcome
+    }
+
+    fn release(&mut self, size: u64) {
+        self.used -= size;
+        self.memory.release_storage(size);
     }
 
     /// Removes a block, returning it.
     pub fn remove(&mut self, id: BlockId) -> Option<BlockData> {
         let entry = self.entries.remove(&id)?;
         self.lru.remove(&entry.tick);
-        self.used -= entry.data.size();
+        self.release(entry.data.size());
         Some(entry.data)
     }
 
@@ -134,19 +151,39 @@ mod tests {
         BlockData::Bytes(Bytes::from(vec![0u8; n]))
     }
 
+    fn stored(outcome: &PutOutcome) -> bool {
+        outcome.rejected.is_none() && outcome.evicted.is_empty()
+    }
+
     #[test]
     fn evicts_least_recently_used() {
-        let mut store = MemoryStore::new(10);
+        let memory = Arc::new(MemoryManager::new(20, 1));
+        let mut store = MemoryStore::new(Arc::clone(&memory));
         let id = |p| BlockId::rdd(NodeId(1), p);
-        assert!(store.put(id(0), bytes(4), None).is_ok_and(|e| e.is_empty()));
-        assert!(store.put(id(1), bytes(4), None).is_ok_and(|e| e.is_empty()));
+        assert!(stored(&store.put(id(0), bytes(4), None)));
+        assert!(stored(&store.put(id(1), bytes(4), None)));
         assert!(store.get(id(0)).is_some()); // 1 is now the least recently used
-        let evicted = store.put(id(2), bytes(4), None).ok().expect("fits after eviction");
-        assert_eq!(evicted.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(1)]);
-        assert_eq!(store.used(), 8);
+        let outcome = store.put(id(2), bytes(4), None);
+        assert!(outcome.rejected.is_none(), "fits after eviction");
+        assert_eq!(outcome.evicted.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(1)]);
+        assert_eq!((store.used(), memory.storage_used()), (8, 8));
         assert!(store.get(id(1)).is_none());
-        assert!(store.put(id(3), bytes(11), None).is_err());
+        let too_big = store.put(id(3), bytes(11), None);
+        assert!(too_big.rejected.is_some() && too_big.evicted.is_empty());
         assert_eq!(store.remove(id(0)).map(|d| d.size()), Some(4));
-        assert_eq!(store.used(), 4);
+        assert_eq!((store.used(), memory.storage_used()), (4, 4));
+    }
+
+    #[test]
+    fn storage_held_elsewhere_is_not_evictable() {
+        let memory = Arc::new(MemoryManager::new(20, 1));
+        let mut store = MemoryStore::new(Arc::clone(&memory));
+        let id = |p| BlockId::rdd(NodeId(1), p);
+        assert!(stored(&store.put(id(0), bytes(4), None)));
+        assert!(memory.try_acquire_storage(5), "a shuffle output takes 5 of the 10");
+        let outcome = store.put(id(1), bytes(6), None);
+        assert_eq!(outcome.evicted.len(), 1, "the cached block gives way");
+        assert!(outcome.rejected.is_some(), "but the shuffle output's share does not");
+        assert_eq!((store.used(), memory.storage_used()), (0, 5));
     }
 }

@@ -12,4 +12,4 @@ mod memory;
 pub use id::BlockId;
 pub use level::StorageLevel;
 pub use manager::{BlockManager, BlockSource, Persisted, PutReport};
-pub use memory::{BlockData, EncodeFn, Evicted, MemoryStore};
+pub use memory::{BlockData, EncodeFn, Evicted, MemoryStore, PutOutcome};

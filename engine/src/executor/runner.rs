@@ -81,13 +81,13 @@ pub fn run_attempt(
             task.attempt, task.partition, task.stage
         ))),
         StageWork::ShuffleMap(dep) => {
-            let buckets = dep.writer.write(task.partition, &ctx)?;
-            let bucket_sizes: Vec<u64> = buckets.iter().map(|b| b.len() as u64).collect();
+            let output = dep.writer.write(task.partition, &ctx)?;
+            let bucket_sizes = output.bucket_sizes();
             ctx.add_shuffle_bytes_written(bucket_sizes.iter().sum());
             if let Some(failure) = ctx.take_failure() {
                 return Err(failure);
             }
-            ctx.shuffles().store.put_map_output(dep.shuffle_id, task.partition, buckets);
+            ctx.shuffles().store.put_map_output(dep.shuffle_id, task.partition, output);
             Ok(TaskSuccess::MapOutput(MapStatus { location: ExecutorId(0), bucket_sizes }))
         }
         StageWork::Result(func) => func(task.partition, &ctx).map(TaskSuccess::Value),

@@ -3,12 +3,10 @@
 use std::ops::Range;
 use std::sync::{Arc, Weak};
 
-use bytes::Bytes;
-
 use super::{LineageNode, PartitionerDesc};
 use crate::error::TaskFailure;
 use crate::ids::ShuffleId;
-use crate::shuffle::ShuffleRegistry;
+use crate::shuffle::{MapOutput, ShuffleRegistry};
 use crate::task::TaskContext;
 
 /// How a child partition depends on its parent's partitions.
@@ -59,12 +57,14 @@ impl Dependency {
 /// optional map-side combiner, so the engine runs shuffle-map tasks without knowing the
 /// record types.
 pub trait MapOutputWriter: Send + Sync {
-    /// Computes map partition `map` and returns its buckets: exactly one per reduce partition,
-    /// each a run of encoded records. Runs on a worker thread, once per task attempt.
+    /// Computes map partition `map` and returns its output: exactly one bucket per reduce
+    /// partition, each a run of encoded records, built with a
+    /// [`crate::shuffle::MapOutputBuffer`] so it spills under memory pressure. Runs on a worker
+    /// thread, once per task attempt.
     ///
     /// # Errors
     /// Any failure of the parent's computation or of encoding, as a [`TaskFailure`].
-    fn write(&self, map: usize, ctx: &TaskContext) -> Result<Vec<Bytes>, TaskFailure>;
+    fn write(&self, map: usize, ctx: &TaskContext) -> Result<MapOutput, TaskFailure>;
 }
 
 /// A shuffle: the parent whose output is redistributed, the reduce-side partitioner, and the

@@ -90,9 +90,20 @@ impl JobMetrics {
         self.stages.iter().map(|s| s.totals.cache_evictions).sum()
     }
 
-    /// Bytes the block manager wrote to local disk during the job.
+    /// Bytes written to local disk during the job: cached blocks, shuffle outputs and the
+    /// sorted runs of aggregations and sorts that ran out of memory.
     pub fn bytes_spilled(&self) -> u64 {
         self.stages.iter().map(|s| s.totals.bytes_spilled).sum()
+    }
+
+    /// Times a task ran out of its share of execution memory and spilled to local disk.
+    pub fn spills(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.spills).sum()
+    }
+
+    /// The most execution memory any one attempt of the job held at once.
+    pub fn peak_execution_memory(&self) -> u64 {
+        self.stages.iter().map(|s| s.totals.peak_execution_memory).max().unwrap_or(0)
     }
 
     /// Cached partitions that had been lost (evicted, dropped) and were recomputed.

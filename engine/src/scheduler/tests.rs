@@ -13,7 +13,7 @@ use crate::executor::{ResultFn, StageWork, TaskOutcome, TaskSuccess};
 use crate::ids::{ExecutorId, JobId, ShuffleId, StageId};
 use crate::lineage::{Dependency, LineageNode};
 use crate::plan::{StageKind, plan_job};
-use crate::shuffle::{MapStatus, MemoryShuffleStore, ShuffleRegistry};
+use crate::shuffle::{LocalShuffleStore, MapOutput, MapStatus, ShuffleRegistry};
 use crate::task::{TaskDescriptor, TaskMetrics};
 use crate::test_support::Lineage;
 
@@ -33,7 +33,7 @@ struct Harness {
 }
 
 fn registry() -> Arc<ShuffleRegistry> {
-    Arc::new(ShuffleRegistry::new(Arc::new(MemoryShuffleStore::default())))
+    Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())))
 }
 
 impl Harness {
@@ -108,7 +108,11 @@ impl Harness {
     /// A map task succeeded (the runner would have stored its buckets first).
     fn map_done(&mut self, task: TaskDescriptor) -> Vec<TaskDescriptor> {
         let shuffle = self.writes[task.stage.0 as usize].expect("a map task");
-        self.registry.store.put_map_output(shuffle, task.partition, vec![Bytes::from_static(b"bucket")]);
+        self.registry.store.put_map_output(
+            shuffle,
+            task.partition,
+            MapOutput::in_memory(vec![Bytes::from_static(b"bucket")]),
+        );
         let status = MapStatus { location: ExecutorId(0), bucket_sizes: vec![6] };
         self.feed(task, Ok(TaskSuccess::MapOutput(status)))
     }
@@ -328,7 +332,7 @@ fn a_fetch_failure_reruns_only_the_lost_map_task_and_uses_no_attempt() {
     assert_eq!(sorted(rerun), vec![(0, 1, 1)], "only map task 1 reruns, as its second attempt");
     assert_eq!(registry.tracker.missing_maps(shuffle, 3), vec![1], "the lost output is forgotten");
     let lost = crate::shuffle::ShuffleBlockId { shuffle, map: 1, reduce: 0 };
-    assert_eq!(registry.store.fetch(lost), None, "and its buckets are dropped");
+    assert!(registry.store.fetch(lost).is_none(), "and its buckets are dropped");
     assert!(registry.store.fetch(crate::shuffle::ShuffleBlockId { map: 0, ..lost }).is_some(), "others stay");
 
     let reduce_again = h.map_done(task(0, 1, 1));

@@ -8,17 +8,20 @@
 //!  └─ encode each bucket (bincode) ──put──▶ ShuffleStore ──fetch──▶
 //! ```
 //!
-//! The [`ShuffleStore`] trait is the seam: today buckets are kept in memory
-//! ([`MemoryShuffleStore`]); spill to local disk and remote fetch from another executor plug
-//! in behind the same three calls. The [`MapOutputTracker`] is the driver's record of which
+//! The [`ShuffleStore`] trait is the seam: a local store ([`LocalShuffleStore`]) keeps each
+//! map output in memory when the storage half of the memory budget has room, and in a local
+//! file otherwise ([`MapOutputBuffer`] decides, spilling as it writes); remote fetch from
+//! another executor plugs in behind the same calls. The [`MapOutputTracker`] is the driver's record of which
 //! map outputs exist; the scheduler skips a map stage whose outputs are all registered, and
 //! reruns only the map tasks whose outputs are missing.
 
 mod map_output;
+mod output;
 mod store;
 
 pub use map_output::{MapOutputTracker, MapStatus};
-pub use store::{MemoryShuffleStore, ShuffleBlockId, ShuffleStore};
+pub use output::{Bucket, MapOutput, MapOutputBuffer, RangesReader};
+pub use store::{LocalShuffleStore, ShuffleBlockId, ShuffleStore};
 
 use std::sync::Arc;
 

@@ -1,0 +1,386 @@
+//! Aggregation by key under the task's memory share.
+//!
+//! Two behaviours, one per side of a shuffle:
+//! * map side ([`combine_partial`]): when the table is denied memory its partial combiners are
+//!   simply emitted into the shuffle and the table starts again. Map-side combining only saves
+//!   shuffle bytes; the reduce side merges whatever arrives.
+//! * reduce side ([`combine_external`]): the table must see every value of a key, so when it
+//!   is denied memory it is sorted by key hash and written as a run; at the end the runs and
+//!   the last table merge by hash, and the entries of equal keys within one hash are combined
+//!   with `merge_combiners`.
+
+use std::hash::{BuildHasher, Hash};
+use std::iter::Peekable;
+use std::mem::size_of;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ember_engine::memory::MemoryReservation;
+use ember_engine::{TaskContext, TaskFailure};
+use hashbrown::hash_map::{Entry, IntoIter};
+use hashbrown::{DefaultHashBuilder, HashMap};
+
+use super::estimate::{MIN_SPILL, SizeEstimate};
+use super::merge::{Merge, narrow_runs};
+use super::run::Run;
+use crate::data::Data;
+use crate::pair::{CreateFn, MergeFn};
+use crate::rdd::PartitionIter;
+
+/// A hash table of combiners with its memory accounting.
+struct Table<K, C> {
+    map: HashMap<K, C>,
+    hasher: DefaultHashBuilder,
+    reservation: MemoryReservation,
+    estimate: SizeEstimate,
+    updates: u64,
+}
+
+impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
+    /// An empty table sized from `size_hint` (the largest table an earlier task of the same
+    /// operation built), but never past what the task's memory share could hold.
+    fn new(ctx: &TaskContext, size_hint: &AtomicUsize) -> Self {
+        let share = ctx.blocks().memory_manager().task_limit() as usize;
+        let capacity = size_hint.load(Ordering::Relaxed).min(share / 2 / Self::slot_size());
+        let hasher = DefaultHashBuilder::default();
+        Table {
+            map: HashMap::with_capacity_and_hasher(capacity, hasher.clone()),
+            hasher,
+            reservation: ctx.memory_reservation(),
+            estimate: SizeEstimate::new(),
+            updates: 0,
+        }
+    }
+
+    fn slot_size() -> usize {
+        size_of::<(K, C)>() + 1
+    }
+
+    /// Folds `v` into `k`'s combiner: `create` for a new key, `merge` otherwise, in stream order.
+    fn insert<V>(&mut self, k: K, v: V, create: &dyn Fn(V) -> C, merge: &dyn Fn(C, V) -> C) {
+        match self.map.entry(k) {
+            Entry::Occupied(entry) => {
+                entry.replace_entry_with(|_, c| Some(merge(c, v)));
+            }
+            Entry::Vacant(entry) => {
+                entry.insert(create(v));
+            }
+        }
+        self.updates += 1;
+    }
+
+    /// Whether the table should be emptied: it was denied the memory it is about to need (at
+    /// its next growth, or as its combiners grew since the last sample), and it is big enough
+    /// to be worth a spill. `extra_per_entry` is what emptying it costs per entry.
+    fn over_budget(&mut self, extra_per_entry: usize) -> bool {
+        let full = self.map.len() == self.map.capacity();
+        if !full && !self.estimate.due(self.updates) {
+            return false;
+        }
+        if self.estimate.due(self.updates) {
+            self.estimate.sample(self.map.iter(), self.updates);
+        }
+        let slots = if full { (self.map.capacity() * 2).max(4) } else { self.map.capacity() };
+        let bytes =
+            self.estimate.bytes(slots, Self::slot_size(), self.map.len()) + (self.map.len() * extra_per_entry) as u64;
+        !self.reservation.try_resize(bytes) && bytes >= MIN_SPILL
+    }
+
+    /// Takes the entries out, leaving an empty table and giving its memory back.
+    fn take(&mut self) -> HashMap<K, C> {
+        let empty = HashMap::with_hasher(self.hasher.clone());
+        let taken = std::mem::replace(&mut self.map, empty);
+        self.reservation.free();
+        taken
+    }
+
+    /// Takes the entries out sorted by key hash, with their hashes.
+    fn take_sorted(&mut self) -> Vec<(u64, K, C)> {
+        let hasher = self.hasher.clone();
+        let mut entries: Vec<(u64, K, C)> = self.take().into_iter().map(|(k, c)| (hasher.hash_one(&k), k, c)).collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        entries
+    }
+}
+
+/// Reduce-side aggregation: every key of `records` with its combiner, in no particular order,
+/// within the task's memory share (spilling runs to disk when denied more). Memory: the table,
+/// or when it spilled, one read buffer and one record per run during the final merge.
+///
+/// # Errors
+/// A spill that cannot be written fails the task; a run that cannot be read back is recorded
+/// on the task ([`TaskContext::fail`]) and ends the stream.
+pub(crate) fn combine_external<K, V, C>(
+    records: impl Iterator<Item = (K, V)>,
+    create: &dyn Fn(V) -> C,
+    merge_value: &dyn Fn(C, V) -> C,
+    merge_combiners: &MergeFn<C, C>,
+    size_hint: &AtomicUsize,
+    ctx: &TaskContext,
+) -> Result<PartitionIter<(K, C)>, TaskFailure>
+where
+    K: Data + Hash + Eq,
+    C: Data,
+{
+    let mut table = Table::<K, C>::new(ctx, size_hint);
+    let mut runs = Vec::new();
+    for (k, v) in records {
+        table.insert(k, v, create, merge_value);
+        // A spill sorts the entries in a vector beside the table: reserve for both.
+        if table.over_budget(size_of::<(u64, K, C)>()) {
+            runs.push(Run::write(ctx, table.take_sorted().into_iter().map(|(_, k, c)| (k, c)))?);
+        }
+    }
+    if runs.is_empty() {
+        size_hint.fetch_max(table.map.len(), Ordering::Relaxed);
+        let Table { map, reservation, .. } = table;
+        return Ok(Box::new(Holding { iter: map.into_iter(), _reservation: reservation }));
+    }
+    let hasher = table.hasher.clone();
+    let last = table.take_sorted();
+    let by_hash = |a: &(u64, K, C), b: &(u64, K, C)| a.0.cmp(&b.0);
+    let attach = move |(k, c): (K, C)| (hasher.hash_one(&k), k, c);
+    let runs = narrow_runs(ctx, runs, attach.clone(), |(_, k, c)| (k, c), by_hash)?;
+    let mut streams: Vec<PartitionIter<(u64, K, C)>> = Vec::with_capacity(runs.len() + 1);
+    for run in runs {
+        streams.push(Box::new(run.read::<(K, C)>(ctx)?.map(attach.clone())));
+    }
+    streams.push(Box::new(last.into_iter()));
+    let merged = Merge::new(streams, by_hash).peekable();
+    Ok(Box::new(CombineEqualKeys { merged, pending: Vec::new(), merge: merge_combiners.clone() }))
+}
+
+/// Combines the entries of equal keys in a stream sorted by key hash. Entries of one hash are
+/// adjacent; among them (almost always one key) equal keys are found by comparison.
+struct CombineEqualKeys<K, C, I: Iterator<Item = (u64, K, C)>> {
+    merged: Peekable<I>,
+    pending: Vec<(K, C)>,
+    merge: MergeFn<C, C>,
+}
+
+impl<K: Eq, C, I: Iterator<Item = (u64, K, C)>> Iterator for CombineEqualKeys<K, C, I> {
+    type Item = (K, C);
+
+    fn next(&mut self) -> Option<(K, C)> {
+        if let Some(entry) = self.pending.pop() {
+            return Some(entry);
+        }
+        let (hash, k, c) = self.merged.next()?;
+        self.pending.push((k, c));
+        while let Some((_, k, c)) = self.merged.next_if(|e| e.0 == hash) {
+            match self.pending.iter().position(|(p, _)| *p == k) {
+                Some(i) => {
+                    let (key, earlier) = self.pending.swap_remove(i);
+                    self.pending.push((key, (self.merge)(earlier, c)));
+                }
+                None => self.pending.push((k, c)),
+            }
+        }
+        self.pending.pop()
+    }
+}
+
+/// Map-side aggregation: combines `records` by key as far as the task's memory share allows,
+/// emitting the table's partial combiners and starting afresh whenever it is denied more. The
+/// output may hold a key more than once; the reduce side merges them.
+pub(crate) fn combine_partial<K, V, C>(
+    records: PartitionIter<(K, V)>,
+    create: CreateFn<V, C>,
+    merge_value: MergeFn<C, V>,
+    size_hint: &Arc<AtomicUsize>,
+    ctx: &TaskContext,
+) -> PartitionIter<(K, C)>
+where
+    K: Data + Hash + Eq,
+    V: 'static,
+    C: Data,
+{
+    Box::new(PartialCombine {
+        records: Some(records),
+        table: Table::new(ctx, size_hint),
+        create,
+        merge_value,
+        draining: None,
+        size_hint: Arc::clone(size_hint),
+        ctx: ctx.clone(),
+    })
+}
+
+struct PartialCombine<K, V, C> {
+    records: Option<PartitionIter<(K, V)>>,
+    table: Table<K, C>,
+    create: CreateFn<V, C>,
+    merge_value: MergeFn<C, V>,
+    draining: Option<IntoIter<K, C>>,
+    size_hint: Arc<AtomicUsize>,
+    ctx: TaskContext,
+}
+
+impl<K: Data + Hash + Eq, V, C: Data> Iterator for PartialCombine<K, V, C> {
+    type Item = (K, C);
+
+    fn next(&mut self) -> Option<(K, C)> {
+        loop {
+            if let Some(entry) = self.draining.as_mut().and_then(Iterator::next) {
+                return Some(entry);
+            }
+            self.draining = None;
+            let records = self.records.as_mut()?;
+            let mut flushed = false;
+            for (k, v) in records.by_ref() {
+                self.table.insert(k, v, self.create.as_ref(), self.merge_value.as_ref());
+                if self.table.over_budget(0) {
+                    flushed = true;
+                    break;
+                }
+            }
+            if flushed {
+                // Counted as a spill: the task ran out of memory, though the combiners go to
+                // the shuffle rather than to a run of their own.
+                self.ctx.add_spill(0);
+            } else {
+                self.records = None;
+                self.size_hint.fetch_max(self.table.map.len(), Ordering::Relaxed);
+            }
+            self.draining = Some(self.table.take().into_iter());
+        }
+    }
+}
+
+/// An iterator that keeps a memory reservation for as long as it lives (the table it drains).
+struct Holding<I> {
+    iter: I,
+    _reservation: MemoryReservation,
+}
+
+impl<I: Iterator> Iterator for Holding<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        self.iter.next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::spill::test_context;
+
+    /// An order-sensitive fold: (first value, polynomial hash of the values in stream order).
+    fn create(v: u64) -> (u64, u64) {
+        (v, v)
+    }
+
+    fn merge((first, acc): (u64, u64), v: u64) -> (u64, u64) {
+        (first, acc.wrapping_mul(31).wrapping_add(v))
+    }
+
+    fn sequential_fold(records: &[(u32, u64)]) -> BTreeMap<u32, (u64, u64)> {
+        let mut expected = BTreeMap::new();
+        for &(k, v) in records {
+            let next = match expected.remove(&k) {
+                None => create(v),
+                Some(c) => merge(c, v),
+            };
+            expected.insert(k, next);
+        }
+        expected
+    }
+
+    fn no_merge_of_combiners() -> MergeFn<(u64, u64), (u64, u64)> {
+        Arc::new(|_, _| panic!("nothing spilled, so no combiners are merged"))
+    }
+
+    #[test]
+    fn in_memory_matches_a_sequential_fold_in_stream_order() {
+        let records: Vec<(u32, u64)> = (0..300_000u64).map(|i| ((i * 7919 % 10_007) as u32, i)).collect();
+        let ctx = test_context(1 << 30);
+        let hint = AtomicUsize::new(0);
+        let merged = no_merge_of_combiners();
+        let got: BTreeMap<u32, (u64, u64)> =
+            combine_external(records.iter().copied(), &create, &merge, &merged, &hint, &ctx)
+                .expect("combine")
+                .collect();
+        assert_eq!(got, sequential_fold(&records));
+        assert_eq!(hint.load(Ordering::Relaxed), 10_007, "the hint remembers the table size");
+        assert_eq!(ctx.metrics(Duration::ZERO).spills, 0);
+    }
+
+    #[test]
+    fn spilled_groups_keep_every_value_in_stream_order() {
+        // 200K keys of 3 values each: the table is several MB, the task's share 512 KiB.
+        let records: Vec<(u64, u64)> = (0..600_000u64).map(|i| ((i * 7919) % 200_003, i)).collect();
+        let ctx = test_context(1 << 20);
+        let concat: MergeFn<Vec<u64>, Vec<u64>> = Arc::new(|mut a, b| {
+            a.extend(b);
+            a
+        });
+        let push = |mut vs: Vec<u64>, v| {
+            vs.push(v);
+            vs
+        };
+        let got: Vec<(u64, Vec<u64>)> =
+            combine_external(records.iter().copied(), &|v| vec![v], &push, &concat, &AtomicUsize::new(0), &ctx)
+                .expect("combine")
+                .collect();
+        assert!(!ctx.has_failed());
+        let mut expected: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for &(k, v) in &records {
+            expected.entry(k).or_default().push(v);
+        }
+        assert_eq!(got.len(), expected.len(), "each key exactly once");
+        let got: BTreeMap<u64, Vec<u64>> = got.into_iter().collect();
+        let wrong = expected.iter().find(|(k, vs)| got.get(*k) != Some(*vs));
+        assert!(
+            wrong.is_none(),
+            "key {:?}: expected {:?}, got {:?}",
+            wrong,
+            wrong.map(|w| w.1),
+            got.get(wrong.unwrap().0)
+        );
+        let metrics = ctx.metrics(Duration::ZERO);
+        assert!(metrics.spills > 1 && metrics.bytes_spilled > 0, "{metrics:?}");
+        assert!(metrics.peak_execution_memory <= 512 << 10, "{metrics:?}");
+    }
+
+    #[test]
+    fn keys_sharing_a_hash_stay_apart_and_equal_keys_merge() {
+        let stream = vec![(7, "a", 1), (7, "b", 10), (7, "a", 2), (9, "c", 100), (9, "c", 200), (11, "a", 5)];
+        let sum: MergeFn<i32, i32> = Arc::new(|a, b| a + b);
+        let merged = CombineEqualKeys { merged: stream.into_iter().peekable(), pending: Vec::new(), merge: sum };
+        let mut got: Vec<(&str, i32)> = merged.collect();
+        got.sort();
+        assert_eq!(got, vec![("a", 3), ("a", 5), ("b", 10), ("c", 300)]);
+    }
+
+    #[test]
+    fn map_side_emits_partial_combiners_when_memory_runs_out() {
+        // Each key arrives twice in a row, and 150,001 keys do not fit in the task's share.
+        let records: Vec<(u64, u64)> = (0..400_000u64).map(|i| ((i / 2) % 150_001, 1)).collect();
+        let ctx = test_context(1 << 20);
+        let sum: MergeFn<u64, u64> = Arc::new(|a, b| a + b);
+        let partial: Vec<(u64, u64)> = combine_partial(
+            Box::new(records.clone().into_iter()),
+            Arc::new(|v| v),
+            sum,
+            &Arc::new(AtomicUsize::new(0)),
+            &ctx,
+        )
+        .collect();
+        assert!(partial.len() > 150_001, "some keys were emitted more than once");
+        assert!(partial.len() < records.len(), "but combining still happened");
+        let mut totals: BTreeMap<u64, u64> = BTreeMap::new();
+        for (k, n) in partial {
+            *totals.entry(k).or_default() += n;
+        }
+        let mut expected: BTreeMap<u64, u64> = BTreeMap::new();
+        for (k, n) in records {
+            *expected.entry(k).or_default() += n;
+        }
+        assert!(totals == expected, "partial combiners add up to the full counts");
+        assert!(ctx.metrics(Duration::ZERO).spills > 0);
+    }
+}
