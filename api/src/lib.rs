@@ -60,6 +60,7 @@ pub mod rdd;
 mod sampling;
 mod sets;
 pub mod stats;
+pub mod text;
 mod tree;
 
 pub use accumulator::{Accumulator, AccumulatorParam};
@@ -73,6 +74,7 @@ pub use pair::{CoGrouped, CoGrouped3, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Compute, PartitionIter, Rdd};
 pub use stats::StatCounter;
+pub use text::Text;
 
 /// The README's examples, compiled and run as doc-tests so they cannot rot.
 #[doc = include_str!("../../README.md")]

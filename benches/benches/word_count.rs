@@ -163,6 +163,14 @@ fn child(spec: &str) {
     let result = match (job, variant) {
         (Some("wc"), Some("string")) => word_count(&ctx, threads, out, str::to_owned),
         (Some("wc"), Some("compact")) => word_count(&ctx, threads, out, |w| CompactString::from(w)),
+        (Some("wc"), Some("text")) => ctx.text_lines(&corpus_path(), threads).and_then(|lines| {
+            lines
+                .flat_map(|line| line.words())
+                .map(|word| (word, 1u64))
+                .reduce_by_key(|a, b| a + b)
+                .map(|(w, n)| format!("{w}\t{n}"))
+                .save_as_text_file(out)
+        }),
         (Some("kv"), _) => {
             let partitions = 4 * threads;
             ctx.range(0, PAIRS as i64, 1, partitions)
