@@ -23,7 +23,9 @@
 //!
 //! * A [`Context`] owns the worker threads (`Context::local(n)`, or `Context::from_env()`
 //!   reading `EMBER_MASTER=local[N]`) and creates source RDDs: [`Context::parallelize`],
-//!   [`Context::range`], [`Context::text_file`].
+//!   [`Context::range`], [`Context::text_file`]. [`Context::text_lines`] reads the same lines
+//!   as [`Text`], a string that shares the read buffer, so a word count over it allocates
+//!   nothing per line or word.
 //! * An [`Rdd<T>`] is an immutable, partitioned dataset described by its lineage.
 //!   Transformations (`map`, `filter`, `flat_map`, `reduce_by_key`, `join`, `sort_by_key`,
 //!   ...) build new RDDs and run nothing. Elements implement [`Data`] (automatically, for

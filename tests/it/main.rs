@@ -13,6 +13,7 @@ mod send_sync;
 mod shared_vars;
 mod spark_ops;
 mod storage;
+mod text;
 
 /// What a test returns: any error fails it with its message.
 type TestResult = Result<(), Box<dyn std::error::Error>>;

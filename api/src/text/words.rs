@@ -117,7 +117,7 @@ mod tests {
             "non-breaking\u{a0}space stays inside",
             "café naïve 日本語 über",
             &format!("{long} {at_cap} {long}x"),
-            &format!("{long}"),
+            &long,
             &format!("\t{at_cap}\r"),
         ] {
             check(s);
