@@ -11,6 +11,12 @@
 //! are written there (`part-NNNNN` files and `_SUCCESS`). Threads come from `EMBER_MASTER`
 //! (`local[2]`, `local[*]`; default: all cores). `RUST_LOG=ember_engine=info` logs jobs and
 //! stages.
+//!
+//! The pipeline reads lines with `Context::text_lines`, so each line is a `Text` sharing the
+//! buffer its split was read into, and splits them with `Text::words`, so each word is a
+//! `Text` kept inline (up to 23 bytes) or sharing the line: nothing is allocated per line
+//! or per word before the map-side combine, which is where `text_file` and
+//! `str::to_owned` would spend most of the job.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
