@@ -231,6 +231,20 @@ mod tests {
         out
     }
 
+    /// [`by_split_size`] through [`SplitLines::next_shared`], decoded the same way.
+    fn shared_by_split_size(storage: &Storage, file: &InputFile, size: u64, tail: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < file.size.max(1) {
+            let mut lines = storage.read_split_with(&FileSplit::new(file.clone(), start, start + size), tail).unwrap();
+            while let Some(line) = lines.next_shared() {
+                out.push(String::from_utf8_lossy(&line).into_owned());
+            }
+            start += size;
+        }
+        out
+    }
+
     #[test]
     fn line_string_strips_one_cr_and_replaces_bad_utf8() {
         assert_eq!(line_string(b"a\r"), "a");
@@ -302,6 +316,8 @@ mod tests {
             for size in 1..=file.size + 1 {
                 prop_assert_eq!(&by_split_size(&storage, &file, size, tail), &expected,
                     "split size {}", size);
+                prop_assert_eq!(&shared_by_split_size(&storage, &file, size, tail), &expected,
+                    "shared lines, split size {}", size);
             }
         }
     }

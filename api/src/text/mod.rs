@@ -48,6 +48,26 @@ pub const INLINE_CAPACITY: usize = 23;
 #[derive(Clone)]
 pub struct Text(Repr);
 
+/// Bytes that are not valid UTF-8, from [`Text::from_utf8`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not valid UTF-8: {source}")]
+pub struct FromUtf8Error {
+    bytes: Bytes,
+    source: std::str::Utf8Error,
+}
+
+impl FromUtf8Error {
+    /// Where the first invalid sequence is.
+    pub fn utf8_error(&self) -> std::str::Utf8Error {
+        self.source
+    }
+
+    /// The buffer that was refused, unchanged.
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
+    }
+}
+
 /// Invariant (what equality and hashing rely on): text of at most `INLINE_CAPACITY` bytes is
 /// always `Inline`, with the bytes after `len` zero; longer text is always `Shared`. Both hold
 /// valid UTF-8.
@@ -70,20 +90,24 @@ impl Text {
     /// Cost: one UTF-8 validation pass.
     ///
     /// # Errors
-    /// The buffer itself, unchanged, when it is not valid UTF-8.
+    /// [`FromUtf8Error`] when the bytes are not valid UTF-8; it says where the first invalid
+    /// sequence is and gives the buffer back.
     ///
     /// # Examples
     /// ```
     /// use bytes::Bytes;
     /// use ember::Text;
     ///
-    /// assert_eq!(Text::from_utf8(Bytes::from_static(b"caf\xc3\xa9")).unwrap(), "café");
-    /// assert!(Text::from_utf8(Bytes::from_static(b"\xff")).is_err());
+    /// assert_eq!(Text::from_utf8(Bytes::from_static(b"caf\xc3\xa9"))?, "café");
+    /// let err = Text::from_utf8(Bytes::from_static(b"ok\xff")).unwrap_err();
+    /// assert_eq!(err.utf8_error().valid_up_to(), 2);
+    /// assert_eq!(err.into_bytes(), &b"ok\xff"[..]);
+    /// # Ok::<(), ember::text::FromUtf8Error>(())
     /// ```
-    pub fn from_utf8(bytes: Bytes) -> Result<Self, Bytes> {
+    pub fn from_utf8(bytes: Bytes) -> Result<Self, FromUtf8Error> {
         match std::str::from_utf8(&bytes) {
             Ok(_) => Ok(Text::from_valid(bytes)),
-            Err(_) => Err(bytes),
+            Err(source) => Err(FromUtf8Error { bytes, source }),
         }
     }
 
@@ -98,7 +122,7 @@ impl Text {
     /// assert_eq!(Text::from_utf8_lossy(Bytes::from_static(b"a\xffb")), "a\u{fffd}b");
     /// ```
     pub fn from_utf8_lossy(bytes: Bytes) -> Self {
-        Text::from_utf8(bytes).unwrap_or_else(|bytes| Text::from(String::from_utf8_lossy(&bytes).into_owned()))
+        Text::from_utf8(bytes).unwrap_or_else(|err| Text::from(String::from_utf8_lossy(&err.bytes).into_owned()))
     }
 
     /// Text from bytes known to be valid UTF-8.
@@ -158,6 +182,14 @@ impl Text {
 
     /// Whether the text is stored inline (at most [`INLINE_CAPACITY`] bytes) rather than
     /// sharing a buffer.
+    ///
+    /// # Examples
+    /// ```
+    /// use ember::text::{INLINE_CAPACITY, Text};
+    ///
+    /// assert!(Text::from("x".repeat(INLINE_CAPACITY)).is_inline());
+    /// assert!(!Text::from("x".repeat(INLINE_CAPACITY + 1)).is_inline());
+    /// ```
     pub fn is_inline(&self) -> bool {
         matches!(self.0, Repr::Inline { .. })
     }
@@ -422,7 +454,10 @@ mod tests {
     #[test]
     fn invalid_utf8_is_refused_or_replaced() {
         let bad = Bytes::from_static(b"ok\xc3");
-        assert_eq!(Text::from_utf8(bad.clone()), Err(bad.clone()), "the buffer comes back unchanged");
+        let err = Text::from_utf8(bad.clone()).unwrap_err();
+        assert_eq!(err.utf8_error().valid_up_to(), 2);
+        assert!(err.to_string().starts_with("not valid UTF-8"), "{err}");
+        assert_eq!(err.into_bytes(), bad, "the buffer comes back unchanged");
         assert_eq!(Text::from_utf8_lossy(bad), "ok\u{fffd}");
         let long_bad = Bytes::from([&[b'x'; 30][..], b"\xff"].concat());
         assert_eq!(Text::from_utf8_lossy(long_bad), format!("{}\u{fffd}", "x".repeat(30)));
