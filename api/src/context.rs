@@ -563,7 +563,7 @@ impl Context {
         crate::fault::Faults::new(self)
     }
 
-    /// Shares `value` with every task, read-only (see [`Broadcast`]).
+    /// Shares `value` with every task, read-only (see [`Broadcast`](crate::Broadcast)).
     ///
     /// # Errors
     /// [`Error::Storage`] when the value cannot be serialized.
