@@ -154,7 +154,11 @@ impl Text {
         Text(Repr::Inline { len: len as u8, bytes })
     }
 
-    /// The text as a string slice.
+    /// The text as a string slice (also what `Deref`, `Display` and `Serialize` use).
+    ///
+    /// Cost: a UTF-8 check of the bytes, linear but at memory speed for ASCII: the type's
+    /// invariant is re-checked rather than trusted with `unsafe`. Hashing, comparing,
+    /// [`Text::len`] and [`Text::as_bytes`] do not pay it.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(self.as_bytes()).expect("a Text holds valid UTF-8: every constructor checks it")
     }
