@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::rdd::file_source::{FileSourceNode, ReadSplit};
 use crate::rdd::parallelize::{ParallelCollectionNode, RangeNode};
 use crate::rdd::text_file::TextFileNode;
+use crate::rdd::text_lines::TextLinesNode;
 use crate::rdd::{PartitionIter, Rdd};
+use crate::text::Text;
 
 /// The environment variable [`Context::from_env`] reads: `local`, `local[N]` or `local[*]`.
 pub const MASTER_ENV: &str = "EMBER_MASTER";
@@ -327,6 +329,45 @@ impl Context {
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
+    /// The lines of the files at `path`, exactly as [`Context::text_file`] reads them (same
+    /// splits, same line rules, invalid UTF-8 replaced the same way), as zero-copy [`Text`]
+    /// instead of `String`: each line shares the buffer its split was read into, and
+    /// [`Text::words`] splits it into words that are inline or shared too. A pipeline over
+    /// it, such as a word count, allocates nothing per line or per word.
+    ///
+    /// `Text` dereferences to `str`, so a closure written for `text_file`'s lines usually
+    /// works unchanged. A long line or word kept after the job (collected, cached) keeps its
+    /// split's buffer alive; [`Text::compact`] copies it out.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] naming the path when it does not exist or cannot be listed.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("poem.txt");
+    /// std::fs::write(&path, "the cat\r\nthe hat\n")?;
+    /// let ctx = Context::local(2)?;
+    /// let mut counts = ctx
+    ///     .text_lines(path.to_str().unwrap(), 2)?
+    ///     .flat_map(|line| line.words())
+    ///     .map(|word| (word, 1u64))
+    ///     .reduce_by_key(|a, b| a + b)
+    ///     .collect()?;
+    /// counts.sort();
+    /// assert_eq!(counts, [(Text::from("cat"), 1), (Text::from("hat"), 1), (Text::from("the"), 2)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn text_lines(&self, path: &str, min_partitions: usize) -> Result<Rdd<Text>> {
+        let meta = self.new_meta("text_lines", Location::caller());
+        let files = self.inner.storage.list_inputs(path)?;
+        let splits = plan_splits(&files, min_partitions);
+        let node = TextLinesNode::new(meta, self.inner.storage.clone(), splits);
+        Ok(Rdd::from_node(Arc::new(node), self.clone()))
+    }
+
     /// `(url, content)` for each file at `path` (a file, a directory's visible files, or a
     /// glob), one partition per file, as Spark's `wholeTextFiles`. `.gz` and `.zst` files are
     /// decompressed; invalid UTF-8 is replaced with U+FFFD. Each file is read whole.
@@ -525,7 +566,7 @@ impl Context {
         crate::fault::Faults::new(self)
     }
 
-    /// Shares `value` with every task, read-only (see [`Broadcast`]).
+    /// Shares `value` with every task, read-only (see [`Broadcast`](crate::Broadcast)).
     ///
     /// # Errors
     /// [`Error::Storage`] when the value cannot be serialized.

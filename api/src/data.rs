@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 /// Keys of pair operations add `Hash + Eq`, and sorting adds `Ord`.
 ///
 /// Elements are owned data: `&str` and other borrowed types are not `Data` (they cannot be
-/// decoded on the far side of a shuffle), so use `String`, `Vec<u8>`, `Box<str>` or a
-/// small-string type such as `compact_str::CompactString`.
+/// decoded on the far side of a shuffle), so use `String`, `Vec<u8>`, `Box<str>`, or
+/// [`crate::Text`] for text read with [`crate::Context::text_lines`] (no allocation per line
+/// or word).
 pub trait Data: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
 
 impl<T> Data for T where T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}

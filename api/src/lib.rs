@@ -23,7 +23,9 @@
 //!
 //! * A [`Context`] owns the worker threads (`Context::local(n)`, or `Context::from_env()`
 //!   reading `EMBER_MASTER=local[N]`) and creates source RDDs: [`Context::parallelize`],
-//!   [`Context::range`], [`Context::text_file`].
+//!   [`Context::range`], [`Context::text_file`]. [`Context::text_lines`] reads the same lines
+//!   as [`Text`], a string that shares the read buffer, so a word count over it allocates
+//!   nothing per line or word.
 //! * An [`Rdd<T>`] is an immutable, partitioned dataset described by its lineage.
 //!   Transformations (`map`, `filter`, `flat_map`, `reduce_by_key`, `join`, `sort_by_key`,
 //!   ...) build new RDDs and run nothing. Elements implement [`Data`] (automatically, for
@@ -60,6 +62,7 @@ mod sampling;
 mod sets;
 mod spill;
 pub mod stats;
+pub mod text;
 mod tree;
 
 pub use accumulator::{Accumulator, AccumulatorParam};
@@ -73,6 +76,7 @@ pub use pair::{CoGrouped, CoGrouped3, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Compute, PartitionIter, Rdd};
 pub use stats::StatCounter;
+pub use text::Text;
 
 /// The README's examples, compiled and run as doc-tests so they cannot rot.
 #[doc = include_str!("../../README.md")]

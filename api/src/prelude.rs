@@ -8,4 +8,5 @@ pub use crate::data::Data;
 pub use crate::error::{Error, Result};
 pub use crate::partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use crate::rdd::{PartitionIter, Rdd};
+pub use crate::text::Text;
 pub use ember_engine::{JobMetrics, StorageLevel};

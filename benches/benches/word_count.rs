@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use compact_str::CompactString;
 use ember::prelude::*;
 
 #[global_allocator]
@@ -64,25 +63,28 @@ fn main() {
         limit_wc = Some(run);
     }
     let ember_out = scratch.path().join("ember-wc");
-    let one = ember_runs(&format!("wc:1:string:{}", ember_out.display()), &ember_out);
-    print_row("ember, String words", 1, &one, mb);
-    let two = ember_runs(&format!("wc:2:string:{}", ember_out.display()), &ember_out);
-    print_row("ember, String words", 2, &two, mb);
-    let compact = ember_runs(&format!("wc:2:compact:{}", ember_out.display()), &ember_out);
-    print_row("ember, CompactString words", 2, &compact, mb);
-    println!("\nember 2 threads / 1 thread (String): {:.2}x", one.seconds / two.seconds);
+    let one = ember_runs(&format!("wc:1:text:{}", ember_out.display()), &ember_out);
+    print_row("ember, Text words (text_lines)", 1, &one, mb);
+    let string_out = scratch.path().join("ember-wc-string");
+    let string = ember_runs(&format!("wc:2:string:{}", string_out.display()), &string_out);
+    print_row("ember, String words (text_file)", 2, &string, mb);
+    // Last, so `ember_out` holds the headline run's output for the comparison below.
+    let two = ember_runs(&format!("wc:2:text:{}", ember_out.display()), &ember_out);
+    print_row("ember, Text words (text_lines)", 2, &two, mb);
+    println!("\nember 2 threads / 1 thread (Text): {:.2}x", one.seconds / two.seconds);
     if let Some(limit_run) = &limit_wc {
-        let same = word_table(&scratch.path().join("limit-wc")) == word_table(&ember_out);
+        let expected = word_table(&scratch.path().join("limit-wc"));
+        let same = expected == word_table(&ember_out) && expected == word_table(&string_out);
         println!("ember output == limit output: {}", if same { "yes" } else { "NO (bug!)" });
         println!(
-            "throughput vs limit, 2 threads: String {:.2}x, CompactString {:.2}x",
+            "throughput vs limit, 2 threads: Text {:.2}x, String {:.2}x",
             limit_run.seconds / two.seconds,
-            limit_run.seconds / compact.seconds
+            limit_run.seconds / string.seconds
         );
         println!(
-            "peak memory vs limit, 2 threads: String {:.2}x, CompactString {:.2}x",
+            "peak memory vs limit, 2 threads: Text {:.2}x, String {:.2}x",
             two.peak_mib / limit_run.peak_mib,
-            compact.peak_mib / limit_run.peak_mib
+            string.peak_mib / limit_run.peak_mib
         );
     } else {
         println!("(no reference: ../shared/bench/limit is absent, so no ratio)");
@@ -153,7 +155,9 @@ fn ember_runs(spec: &str, out: &Path) -> Run {
     Run { seconds: median(seconds), peak_mib: peak_kib as f64 / 1024.0 }
 }
 
-/// A measured run inside the child process: `wc:THREADS:VARIANT:OUT` or `kv:THREADS:-:OUT`.
+/// A measured run inside the child process: `wc:THREADS:VARIANT:OUT` (VARIANT `text` or
+/// `string`) or `kv:THREADS:-:OUT`. Run one by hand with
+/// `EMBER_BENCH_CHILD=wc:2:text:/tmp/out target/release/deps/word_count-*`.
 fn child(spec: &str) {
     let mut parts = spec.splitn(4, ':');
     let (job, threads, variant, out) = (parts.next(), parts.next(), parts.next(), parts.next());
@@ -161,8 +165,8 @@ fn child(spec: &str) {
     let out = out.expect("output dir");
     let ctx = Context::local(threads).expect("context");
     let result = match (job, variant) {
-        (Some("wc"), Some("string")) => word_count(&ctx, threads, out, str::to_owned),
-        (Some("wc"), Some("compact")) => word_count(&ctx, threads, out, |w| CompactString::from(w)),
+        (Some("wc"), Some("text")) => word_count(&ctx, threads, out),
+        (Some("wc"), Some("string")) => word_count_strings(&ctx, threads, out),
         (Some("kv"), _) => {
             let partitions = 4 * threads;
             ctx.range(0, PAIRS as i64, 1, partitions)
@@ -178,16 +182,23 @@ fn child(spec: &str) {
     println!("PEAK_KIB={}", own_peak_kib());
 }
 
-/// The word count as a user writes it, with words of type `W` made by `word`.
-fn word_count<W>(ctx: &Context, threads: usize, out: &str, word: fn(&str) -> W) -> ember::Result<()>
-where
-    W: ember::Data + std::hash::Hash + Eq + std::fmt::Display,
-{
-    ctx.text_file(&corpus_path(), threads)?
-        .flat_map(move |line| line.split_ascii_whitespace().map(word).collect::<Vec<_>>())
-        .map(|w| (w, 1u64))
+/// The word count as a user writes it: lines and words as zero-copy `Text`.
+fn word_count(ctx: &Context, threads: usize, out: &str) -> ember::Result<()> {
+    ctx.text_lines(&corpus_path(), threads)?
+        .flat_map(|line| line.words())
+        .map(|word| (word, 1u64))
         .reduce_by_key(|a, b| a + b)
-        .map(|(w, n)| format!("{w}\t{n}"))
+        .map(|(word, n)| format!("{word}\t{n}"))
+        .save_as_text_file(out)
+}
+
+/// The same job over `String` lines and one `String` per word, for comparison.
+fn word_count_strings(ctx: &Context, threads: usize, out: &str) -> ember::Result<()> {
+    ctx.text_file(&corpus_path(), threads)?
+        .flat_map(|line| line.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .map(|word| (word, 1u64))
+        .reduce_by_key(|a, b| a + b)
+        .map(|(word, n)| format!("{word}\t{n}"))
         .save_as_text_file(out)
 }
 

@@ -17,7 +17,8 @@
 //! past `e` (64 KiB, doubling) until its `\n` or the end of the file.
 //!
 //! All I/O happens up front in [`crate::Storage::read_split`]; [`SplitLines`] then walks the
-//! in-memory buffer with `memchr`, allocating one `String` per line.
+//! in-memory buffer with `memchr`, allocating one `String` per line, or, through
+//! [`SplitLines::next_shared`], handing out slices of the buffer without copying.
 
 use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -59,29 +60,65 @@ impl SplitLines {
     }
 }
 
-impl Iterator for SplitLines {
-    type Item = String;
+impl SplitLines {
+    /// The next line as a buffer that shares the split's memory (no copy, no UTF-8 check),
+    /// with the same line rules as the `String` iterator: no `\n`, one trailing `\r`
+    /// removed. The one exception to sharing is a last line that runs past the split's end:
+    /// it is joined into a buffer of its own. Lines and strings can be mixed on one reader;
+    /// each line is returned once either way.
+    ///
+    /// This is the zero-copy path for element types that slice lines further (words) without
+    /// allocating; the caller decides what invalid UTF-8 means.
+    pub fn next_shared(&mut self) -> Option<Bytes> {
+        let line = match self.next_raw()? {
+            RawLine::InBuffer(start, end) => self.buf.slice(start..end),
+            RawLine::Joined(joined) => Bytes::from(joined),
+        };
+        Some(match line.strip_suffix(b"\r") {
+            Some(stripped) => line.slice(..stripped.len()),
+            None => line,
+        })
+    }
 
-    fn next(&mut self) -> Option<String> {
-        let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+    /// Advances past the next line and says where its bytes are (`\r` not yet removed).
+    fn next_raw(&mut self) -> Option<RawLine> {
+        let start = self.pos;
+        let rest = self.buf.get(start..).filter(|r| !r.is_empty())?;
         match memchr::memchr(b'\n', rest) {
             Some(i) => {
                 self.pos += i + 1;
-                Some(line_string(&rest[..i]))
+                Some(RawLine::InBuffer(start, start + i))
             }
             None => {
                 // The last owned line: it continues into the tail.
                 self.pos = self.buf.len();
                 if self.tail.is_empty() {
-                    Some(line_string(rest))
+                    Some(RawLine::InBuffer(start, self.buf.len()))
                 } else {
                     let mut joined = Vec::with_capacity(rest.len() + self.tail.len());
                     joined.extend_from_slice(rest);
                     joined.extend_from_slice(&self.tail);
-                    Some(line_string(&joined))
+                    Some(RawLine::Joined(joined))
                 }
             }
         }
+    }
+}
+
+/// Where a line's bytes are: a range of the split's buffer, or joined with the tail.
+enum RawLine {
+    InBuffer(usize, usize),
+    Joined(Vec<u8>),
+}
+
+impl Iterator for SplitLines {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        Some(match self.next_raw()? {
+            RawLine::InBuffer(start, end) => line_string(&self.buf[start..end]),
+            RawLine::Joined(joined) => line_string(&joined),
+        })
     }
 }
 
@@ -194,6 +231,20 @@ mod tests {
         out
     }
 
+    /// [`by_split_size`] through [`SplitLines::next_shared`], decoded the same way.
+    fn shared_by_split_size(storage: &Storage, file: &InputFile, size: u64, tail: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < file.size.max(1) {
+            let mut lines = storage.read_split_with(&FileSplit::new(file.clone(), start, start + size), tail).unwrap();
+            while let Some(line) = lines.next_shared() {
+                out.push(String::from_utf8_lossy(&line).into_owned());
+            }
+            start += size;
+        }
+        out
+    }
+
     #[test]
     fn line_string_strips_one_cr_and_replaces_bad_utf8() {
         assert_eq!(line_string(b"a\r"), "a");
@@ -209,6 +260,18 @@ mod tests {
         assert_eq!(lines.next().as_deref(), Some("cd\ref"));
         assert_eq!(lines.next(), None);
         assert_eq!(lines.next(), None);
+    }
+
+    #[test]
+    fn shared_lines_follow_the_same_rules_and_share_the_buffer() {
+        let buf = Bytes::from_static(b"ab\r\n\ncd\r");
+        let mut lines = SplitLines { buf: buf.clone(), pos: 0, tail: b"ef\r".to_vec() };
+        let first = lines.next_shared().unwrap();
+        assert_eq!(&first[..], b"ab");
+        assert_eq!(first.as_ptr(), buf.as_ptr(), "a line inside the buffer is a slice of it");
+        assert_eq!(lines.next().as_deref(), Some(""), "strings and shared lines mix");
+        assert_eq!(lines.next_shared().as_deref(), Some(&b"cd\ref"[..]));
+        assert_eq!(lines.next_shared(), None);
     }
 
     #[test]
@@ -253,6 +316,8 @@ mod tests {
             for size in 1..=file.size + 1 {
                 prop_assert_eq!(&by_split_size(&storage, &file, size, tail), &expected,
                     "split size {}", size);
+                prop_assert_eq!(&shared_by_split_size(&storage, &file, size, tail), &expected,
+                    "shared lines, split size {}", size);
             }
         }
     }

@@ -14,6 +14,7 @@ mod shared_vars;
 mod spark_ops;
 mod spill;
 mod storage;
+mod text;
 
 /// What a test returns: any error fails it with its message.
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -1,0 +1,162 @@
+//! [`Words`]: the ASCII-whitespace-separated words of a [`Text`], as `Text`s.
+
+use super::Text;
+
+/// The words of a [`Text`], from [`Text::words`]: split as [`str::split_ascii_whitespace`]
+/// splits, each word a `Text` (inline when short, sharing the text's buffer when long).
+///
+/// Splitting at ASCII bytes keeps every word valid UTF-8, since an ASCII byte never occurs
+/// inside a multi-byte character.
+#[derive(Clone, Debug)]
+pub struct Words {
+    text: Text,
+    /// Where the scan for the next word starts.
+    pos: usize,
+}
+
+impl Words {
+    pub(super) fn new(text: Text) -> Self {
+        Words { text, pos: 0 }
+    }
+}
+
+impl Iterator for Words {
+    type Item = Text;
+
+    #[inline]
+    fn next(&mut self) -> Option<Text> {
+        let bytes = self.text.as_bytes();
+        let mut i = self.pos;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == bytes.len() {
+            self.pos = i;
+            return None;
+        }
+        if let Some((word, len)) = short_word_at(bytes, i) {
+            self.pos = i + len;
+            return Some(word);
+        }
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        self.pos = i;
+        Some(self.text.slice_valid(start, i))
+    }
+}
+
+/// Bytes below this are word-end candidates: ASCII whitespace and the other control bytes.
+const BELOW: u64 = 0x2121_2121_2121_2121;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The fast path for the common case: the word starting at `start` is at most
+/// `INLINE_CAPACITY` bytes and ends at ASCII whitespace within the next 24 bytes of the
+/// buffer. Reads those 24 bytes as three words, finds the first byte below `!` in all of
+/// them at once (SWAR), and builds the inline text from the same registers, with no
+/// byte-by-byte scan and no variable-length copy. `None` sends the caller to the general
+/// path (near the buffer's end, a long word, or a control byte that is not whitespace).
+#[inline]
+fn short_word_at(bytes: &[u8], start: usize) -> Option<(Text, usize)> {
+    let window: &[u8; 24] = bytes.get(start..start + 24)?.try_into().ok()?;
+    let lane = |i: usize| u64::from_le_bytes(window[i * 8..i * 8 + 8].try_into().expect("an 8-byte lane of 24 bytes"));
+    let lanes = [lane(0), lane(1), lane(2)];
+    // `x - 0x21..` borrows out of exactly the bytes below 0x21 (the lowest one at least, and
+    // only the lowest one matters); `!x` drops bytes >= 0x80, which are never whitespace.
+    let mut len = None;
+    for (i, x) in lanes.iter().enumerate() {
+        let candidates = x.wrapping_sub(BELOW) & !x & HIGH_BITS;
+        if candidates != 0 {
+            len = Some(i * 8 + (candidates.trailing_zeros() / 8) as usize);
+            break;
+        }
+    }
+    let len = len?;
+    if len > super::INLINE_CAPACITY || !window[len].is_ascii_whitespace() {
+        return None;
+    }
+    Some((Text::inline_from_lanes(lanes, len), len))
+}
+
+impl std::iter::FusedIterator for Words {}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::super::INLINE_CAPACITY;
+    use super::*;
+
+    /// Words of `s` through `Text`, checked against `str::split_ascii_whitespace`.
+    fn check(s: &str) {
+        for text in [Text::from(s), Text::from_utf8(Bytes::copy_from_slice(s.as_bytes())).unwrap()] {
+            let got: Vec<Text> = text.words().collect();
+            let expected: Vec<&str> = s.split_ascii_whitespace().collect();
+            assert_eq!(got, expected, "words of {s:?}");
+            for word in &got {
+                assert_eq!(word.is_inline(), word.len() <= INLINE_CAPACITY, "canonical form of {word:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn splits_like_str_on_adversarial_input() {
+        let long = "w".repeat(INLINE_CAPACITY + 9);
+        let at_cap = "c".repeat(INLINE_CAPACITY);
+        for s in [
+            "",
+            " ",
+            " \t\r\n\x0c ",
+            "one",
+            "  lead and trail  ",
+            "crlf line\r\n",
+            "a\r\nb\r\n",
+            "tabs\tand\x0cfeeds",
+            "vertical\x0btab is not ascii whitespace",
+            "non-breaking\u{a0}space stays inside",
+            "café naïve 日本語 über",
+            &format!("{long} {at_cap} {long}x"),
+            &long,
+            &format!("\t{at_cap}\r"),
+        ] {
+            check(s);
+        }
+    }
+
+    proptest::proptest! {
+        /// Long lines, so that most words go through the 24-byte fast path, with words around
+        /// the inline boundary and the bytes that path must not mistake for a word's end.
+        #[test]
+        fn splits_like_str_on_random_lines(
+            words in proptest::collection::vec("[a-c\x00\x0b\x7fé日]{0,3}|x{20,26}", 0..40),
+            separators in proptest::collection::vec("[ \t\r\n\x0c]{1,3}", 40),
+        ) {
+            let mut line = String::new();
+            for (word, sep) in words.iter().zip(&separators) {
+                line.push_str(word);
+                line.push_str(sep);
+            }
+            check(&line);
+        }
+    }
+
+    #[test]
+    fn long_words_share_the_line_and_short_ones_do_not() {
+        let long = "z".repeat(40);
+        let line = Text::from(format!("{long} hi {long}"));
+        let words: Vec<Text> = line.words().collect();
+        let base = line.as_bytes().as_ptr() as usize;
+        assert_eq!(words[0].as_bytes().as_ptr() as usize, base);
+        assert_eq!(words[2].as_bytes().as_ptr() as usize, base + 44);
+        assert!(words[1].is_inline());
+    }
+
+    #[test]
+    fn is_fused() {
+        let mut words = Text::from("a").words();
+        assert_eq!(words.next(), Some(Text::from("a")));
+        assert_eq!(words.next(), None);
+        assert_eq!(words.next(), None);
+    }
+}
