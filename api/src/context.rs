@@ -14,8 +14,7 @@ use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::rdd::file_source::{FileSourceNode, ReadSplit};
 use crate::rdd::parallelize::{ParallelCollectionNode, RangeNode};
-use crate::rdd::text_file::TextFileNode;
-use crate::rdd::text_lines::TextLinesNode;
+use crate::rdd::text_file::LinesNode;
 use crate::rdd::{PartitionIter, Rdd};
 use crate::text::Text;
 
@@ -325,7 +324,7 @@ impl Context {
         let meta = self.new_meta("text_file", Location::caller());
         let files = self.inner.storage.list_inputs(path)?;
         let splits = plan_splits(&files, min_partitions);
-        let node = TextFileNode::new(meta, self.inner.storage.clone(), splits);
+        let node = LinesNode::strings(meta, self.inner.storage.clone(), splits);
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
@@ -364,7 +363,7 @@ impl Context {
         let meta = self.new_meta("text_lines", Location::caller());
         let files = self.inner.storage.list_inputs(path)?;
         let splits = plan_splits(&files, min_partitions);
-        let node = TextLinesNode::new(meta, self.inner.storage.clone(), splits);
+        let node = LinesNode::texts(meta, self.inner.storage.clone(), splits);
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 

@@ -16,7 +16,6 @@ pub(crate) mod parallelize;
 pub(crate) mod persist;
 pub(crate) mod shuffled;
 pub(crate) mod text_file;
-pub(crate) mod text_lines;
 pub(crate) mod union;
 pub(crate) mod zipped;
 
