@@ -12,9 +12,8 @@ use serde::de::DeserializeOwned;
 
 use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::rdd::file_source::{FileSourceNode, ReadSplit};
+use crate::rdd::file_source::{FileSourceNode, ReadSplit, decoded};
 use crate::rdd::parallelize::{ParallelCollectionNode, RangeNode};
-use crate::rdd::text_file::LinesNode;
 use crate::rdd::{PartitionIter, Rdd};
 use crate::text::Text;
 
@@ -324,7 +323,8 @@ impl Context {
         let meta = self.new_meta("text_file", Location::caller());
         let files = self.inner.storage.list_inputs(path)?;
         let splits = plan_splits(&files, min_partitions);
-        let node = LinesNode::strings(meta, self.inner.storage.clone(), splits);
+        let read: ReadSplit<String> = Arc::new(|storage, split| Ok(Box::new(storage.read_split(split)?)));
+        let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits, read);
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
@@ -363,7 +363,13 @@ impl Context {
         let meta = self.new_meta("text_lines", Location::caller());
         let files = self.inner.storage.list_inputs(path)?;
         let splits = plan_splits(&files, min_partitions);
-        let node = LinesNode::texts(meta, self.inner.storage.clone(), splits);
+        // Each line is validated as it is read (a pass at memory speed over ASCII), so invalid
+        // UTF-8 is replaced exactly where `text_file` replaces it.
+        let read: ReadSplit<Text> = Arc::new(|storage, split| {
+            let mut lines = storage.read_split(split)?;
+            Ok(Box::new(std::iter::from_fn(move || lines.next_shared().map(Text::from_utf8_lossy))))
+        });
+        let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits, read);
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
@@ -387,7 +393,7 @@ impl Context {
     #[track_caller]
     pub fn whole_text_files(&self, path: &str) -> Result<Rdd<(String, String)>> {
         let meta = self.new_meta("whole_text_files", Location::caller());
-        let read: ReadSplit<(String, String)> = Arc::new(|storage: &Storage, split: &FileSplit| {
+        let read: ReadSplit<(String, String)> = decoded(|storage: &Storage, split: &FileSplit| {
             let bytes = storage.read_file(&split.file)?;
             Ok(vec![(split.file.url.clone(), String::from_utf8_lossy(&bytes).into_owned())])
         });
@@ -414,7 +420,7 @@ impl Context {
     #[track_caller]
     pub fn object_file<T: Data>(&self, path: &str) -> Result<Rdd<T>> {
         let meta = self.new_meta("object_file", Location::caller());
-        let read: ReadSplit<T> = Arc::new(|storage: &Storage, split: &FileSplit| {
+        let read: ReadSplit<T> = decoded(|storage: &Storage, split: &FileSplit| {
             let bytes = storage.read_file(&split.file)?;
             read_object_file(&bytes, &split.file.url)
         });
@@ -446,7 +452,7 @@ impl Context {
         let meta = self.new_meta("json_file", Location::caller());
         let files = self.inner.storage.list_inputs(path)?;
         let splits = plan_splits(&files, min_partitions);
-        let read: ReadSplit<T> = Arc::new(|storage: &Storage, split: &FileSplit| {
+        let read: ReadSplit<T> = decoded(|storage: &Storage, split: &FileSplit| {
             let mut out = Vec::new();
             for (i, line) in storage.read_split(split)?.enumerate() {
                 if line.trim().is_empty() {
@@ -480,7 +486,7 @@ impl Context {
     #[track_caller]
     pub fn read_parquet<T: Data>(&self, path: &str) -> Result<Rdd<T>> {
         let meta = self.new_meta("read_parquet", Location::caller());
-        let read: ReadSplit<T> = Arc::new(|storage: &Storage, split: &FileSplit| {
+        let read: ReadSplit<T> = decoded(|storage: &Storage, split: &FileSplit| {
             let bytes = storage.get(&split.file.url)?;
             crate::parquet_io::read_rows(bytes, &split.file.url)
         });

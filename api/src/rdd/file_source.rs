@@ -1,4 +1,4 @@
-//! File sources other than `text_file`: one partition per split or file, decoded by a reader function.
+//! File sources: one partition per split or file, read by a reader function.
 
 use std::sync::Arc;
 
@@ -8,14 +8,24 @@ use ember_storage::{FileSplit, Storage, StorageError};
 
 use super::{Compute, PartitionIter};
 
-/// Reads one split into records; runs on a worker thread, once per task attempt.
-pub(crate) type ReadSplit<T> = Arc<dyn Fn(&Storage, &FileSplit) -> Result<Vec<T>, StorageError> + Send + Sync>;
+/// Opens one split as a stream of records; runs on a worker thread, once per task attempt.
+pub(crate) type ReadSplit<T> =
+    Arc<dyn Fn(&Storage, &FileSplit) -> Result<PartitionIter<T>, StorageError> + Send + Sync>;
 
-/// One partition per [`FileSplit`]; each decodes its split with `read` when computed.
+/// A reader that decodes a whole split up front (`read` returns every record), so a corrupt
+/// file fails the task before any record reaches the next operator. For formats that must be
+/// checked whole: object files, Parquet, JSON lines, whole text files.
+pub(crate) fn decoded<T: 'static>(
+    read: impl Fn(&Storage, &FileSplit) -> Result<Vec<T>, StorageError> + Send + Sync + 'static,
+) -> ReadSplit<T> {
+    Arc::new(move |storage, split| Ok(Box::new(read(storage, split)?.into_iter())))
+}
+
+/// One partition per [`FileSplit`]; each is read with `read` when computed.
 ///
-/// Used by `whole_text_files` (one split per whole file), `object_file` (one per file) and
-/// `json_file` (byte-range splits, line by line). Decoding happens up front, so a corrupt
-/// file fails the task before any record reaches the next operator.
+/// Used by `text_file` and `text_lines` (byte-range splits, streamed line by line),
+/// `json_file` (byte-range splits, decoded up front), and `whole_text_files`, `object_file`
+/// and `read_parquet` (one split per whole file, decoded up front).
 pub(crate) struct FileSourceNode<T> {
     meta: NodeMeta,
     storage: Storage,
@@ -46,7 +56,7 @@ impl<T: Send + Sync + 'static> LineageNode for FileSourceNode<T> {
 impl<T: Send + Sync + 'static> Compute<T> for FileSourceNode<T> {
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
         let records = (self.read)(&self.storage, &self.splits[partition]).map_err(TaskFailure::error)?;
-        ctx.add_records_read(records.len() as u64);
-        Ok(Box::new(records.into_iter()))
+        let ctx = ctx.clone();
+        Ok(Box::new(records.inspect(move |_| ctx.add_records_read(1))))
     }
 }

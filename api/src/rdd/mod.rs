@@ -15,7 +15,6 @@ pub(crate) mod map_partitions;
 pub(crate) mod parallelize;
 pub(crate) mod persist;
 pub(crate) mod shuffled;
-pub(crate) mod text_file;
 pub(crate) mod union;
 pub(crate) mod zipped;
 
