@@ -4,7 +4,7 @@ use std::io::BufReader;
 use std::sync::Arc;
 
 use ember_engine::lineage::{Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, ShuffleDependency};
-use ember_engine::shuffle::{Bucket, MapOutput, MapOutputBuffer};
+use ember_engine::shuffle::{Bucket, MapOutput, MapOutputBuffer, RangesReader};
 use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::codec::{self, Records, StreamRecords};
 use ember_storage::{CodecError, StorageError};
@@ -72,9 +72,11 @@ pub(crate) fn read_shuffle<R: Data>(
 fn bucket_records<R: Data>(bucket: Bucket) -> Box<dyn Iterator<Item = Result<R, StorageError>>> {
     match bucket {
         Bucket::Memory(bytes) => Box::new(Records::new(bytes)),
-        file => match file.file_reader() {
-            Ok(Some(reader)) => Box::new(StreamRecords::new(BufReader::with_capacity(64 << 10, reader))),
-            Ok(None) => Box::new(std::iter::empty()),
+        Bucket::File { file, ranges } => match file.open() {
+            Ok(handle) => {
+                let reader = BufReader::with_capacity(64 << 10, RangesReader::new(handle, ranges));
+                Box::new(StreamRecords::new(reader))
+            }
             Err(err) => Box::new(std::iter::once(Err(CodecError::Read(err).into()))),
         },
     }

@@ -26,7 +26,7 @@ use ember_engine::{TaskContext, TaskFailure};
 use hashbrown::hash_map::{IntoIter, RawEntryMut};
 use hashbrown::{DefaultHashBuilder, HashMap};
 
-use super::estimate::{MIN_SPILL, SizeEstimate};
+use super::estimate::{GrowthBudget, Shape};
 use super::merge::{Merge, narrow_runs};
 use super::run::Run;
 use crate::data::Data;
@@ -40,9 +40,7 @@ const BATCH: usize = 32;
 struct Table<K, C> {
     map: HashMap<K, C>,
     hasher: DefaultHashBuilder,
-    reservation: MemoryReservation,
-    estimate: SizeEstimate,
-    updates: u64,
+    budget: GrowthBudget,
 }
 
 impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
@@ -55,9 +53,7 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
         Table {
             map: HashMap::with_capacity_and_hasher(capacity, hasher.clone()),
             hasher,
-            reservation: ctx.memory_reservation(),
-            estimate: SizeEstimate::new(),
-            updates: 0,
+            budget: GrowthBudget::new(ctx),
         }
     }
 
@@ -74,7 +70,7 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
     /// Folds each `(hash, k, v)` of `batch` into `k`'s combiner: `create` for a new key,
     /// `merge` otherwise, in stream order. Leaves `batch` empty.
     fn insert_batch<V>(&mut self, batch: &mut Vec<(u64, K, V)>, create: &dyn Fn(V) -> C, merge: &dyn Fn(C, V) -> C) {
-        self.updates += batch.len() as u64;
+        self.budget.updated(batch.len() as u64);
         for (hash, k, v) in batch.drain(..) {
             match self.map.raw_entry_mut().from_key_hashed_nocheck(hash, &k) {
                 RawEntryMut::Occupied(entry) => {
@@ -87,29 +83,24 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
         }
     }
 
-    /// Whether the table should be emptied before `incoming` more records go in: it was
-    /// denied the memory it is about to need (it would grow, or its combiners grew since the
-    /// last sample), and it is big enough to be worth a spill. `extra_per_entry` is what
-    /// emptying it costs per entry.
-    fn over_budget(&mut self, incoming: usize, extra_per_entry: usize) -> bool {
-        let full = self.map.len() + incoming > self.map.capacity();
-        if !full && !self.estimate.due(self.updates) {
-            return false;
-        }
-        if self.estimate.due(self.updates) {
-            self.estimate.sample(self.map.iter(), self.updates);
-        }
-        let slots = if full { (self.map.capacity() * 2).max(4) } else { self.map.capacity() };
-        let bytes =
-            self.estimate.bytes(slots, Self::slot_size(), self.map.len()) + (self.map.len() * extra_per_entry) as u64;
-        !self.reservation.try_resize(bytes) && bytes >= MIN_SPILL
+    /// Whether the table should be emptied before `incoming` more records go in
+    /// ([`GrowthBudget::must_spill`]). `spill_extra` is what emptying it costs per entry.
+    fn over_budget(&mut self, incoming: usize, spill_extra: usize) -> bool {
+        let shape = Shape {
+            len: self.map.len(),
+            capacity: self.map.capacity(),
+            incoming,
+            slot_size: Self::slot_size(),
+            spill_extra,
+        };
+        self.budget.must_spill(self.map.iter(), shape)
     }
 
     /// Takes the entries out, leaving an empty table and giving its memory back.
     fn take(&mut self) -> HashMap<K, C> {
         let empty = HashMap::with_hasher(self.hasher.clone());
         let taken = std::mem::replace(&mut self.map, empty);
-        self.reservation.free();
+        self.budget.free();
         taken
     }
 
@@ -154,8 +145,8 @@ where
     }
     if runs.is_empty() {
         size_hint.fetch_max(table.map.len(), Ordering::Relaxed);
-        let Table { map, reservation, .. } = table;
-        return Ok(Box::new(Holding { iter: map.into_iter(), _reservation: reservation }));
+        let Table { map, budget, .. } = table;
+        return Ok(Box::new(Holding { iter: map.into_iter(), _reservation: budget.into_reservation() }));
     }
     let hasher = table.hasher.clone();
     let last = table.take_sorted();

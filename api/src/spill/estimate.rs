@@ -1,4 +1,5 @@
-//! How many bytes a growing table or buffer holds, cheaply enough to ask often.
+//! How many bytes a growing table or buffer holds, cheaply enough to ask often, and whether
+//! the task's memory share lets it grow ([`GrowthBudget`]).
 //!
 //! The fixed part is exact: slots × slot size. The heap each element owns (a `String`'s
 //! bytes, a group's `Vec`) is estimated from the encoded size of a few elements, resampled as
@@ -6,6 +7,8 @@
 //! as much as the work itself. The encoded size is close to the heap size for strings and
 //! vectors and overcounts plain numbers a little, which errs on the safe side.
 
+use ember_engine::TaskContext;
+use ember_engine::memory::MemoryReservation;
 use ember_storage::codec;
 use serde::Serialize;
 
@@ -52,6 +55,68 @@ impl SizeEstimate {
     /// Bytes for `slots` slots of `slot_size` bytes holding `len` elements.
     pub(crate) fn bytes(&self, slots: usize, slot_size: usize, len: usize) -> u64 {
         (slots * slot_size) as u64 + (len as f64 * self.heap_per_element) as u64
+    }
+}
+
+/// The shape of a growing structure when it asks [`GrowthBudget::must_spill`].
+pub(crate) struct Shape {
+    /// Elements held.
+    pub(crate) len: usize,
+    /// Elements it can hold before it reallocates (doubling).
+    pub(crate) capacity: usize,
+    /// Elements about to go in.
+    pub(crate) incoming: usize,
+    /// Bytes per slot.
+    pub(crate) slot_size: usize,
+    /// Bytes per element a spill needs beside the structure (a sorted copy of a table).
+    pub(crate) spill_extra: usize,
+}
+
+/// The execution memory of one growing table or buffer: its reservation on the task's share
+/// and the estimate that sizes it. One policy for every spilling structure: check before a
+/// doubling and at each sample point, spill when denied and worth it.
+pub(crate) struct GrowthBudget {
+    reservation: MemoryReservation,
+    estimate: SizeEstimate,
+    updates: u64,
+}
+
+impl GrowthBudget {
+    pub(crate) fn new(ctx: &TaskContext) -> Self {
+        GrowthBudget { reservation: ctx.memory_reservation(), estimate: SizeEstimate::new(), updates: 0 }
+    }
+
+    /// Counts `n` inserts or merges into the structure.
+    pub(crate) fn updated(&mut self, n: u64) {
+        self.updates += n;
+    }
+
+    /// Whether the structure should be emptied before more elements go in: it was denied the
+    /// memory it is about to need (it would grow, or its elements grew since the last sample),
+    /// and it is big enough ([`MIN_SPILL`]) to be worth a spill. `elements` are sampled for
+    /// their heap size when a sample is due.
+    pub(crate) fn must_spill<T: Serialize>(&mut self, elements: impl Iterator<Item = T>, shape: Shape) -> bool {
+        let full = shape.len + shape.incoming > shape.capacity;
+        let due = self.estimate.due(self.updates);
+        if !full && !due {
+            return false;
+        }
+        if due {
+            self.estimate.sample(elements, self.updates);
+        }
+        let slots = if full { (shape.capacity * 2).max(4) } else { shape.capacity };
+        let bytes = self.estimate.bytes(slots, shape.slot_size, shape.len) + (shape.len * shape.spill_extra) as u64;
+        !self.reservation.try_resize(bytes) && bytes >= MIN_SPILL
+    }
+
+    /// Gives the memory back (the structure was emptied).
+    pub(crate) fn free(&mut self) {
+        self.reservation.free();
+    }
+
+    /// The reservation, for whoever keeps the structure's memory after it stops growing.
+    pub(crate) fn into_reservation(self) -> MemoryReservation {
+        self.reservation
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use ember_engine::disk::SpillFile;
 use ember_engine::{TaskContext, TaskFailure};
+use ember_storage::CodecError;
 use ember_storage::codec::{self, StreamRecords};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,7 +51,10 @@ impl Run {
     /// file) and ends the stream.
     pub(crate) fn read<T: DeserializeOwned>(self, ctx: &TaskContext) -> Result<RunReader<T>, TaskFailure> {
         let path = self.file.path().to_path_buf();
-        let handle = self.file.open().map_err(|e| TaskFailure::error(SpillError::Write(e)))?;
+        let handle = self.file.open().map_err(|e| {
+            let source = Box::new(CodecError::Read(e).into());
+            TaskFailure::error(SpillError::Read { path: path.clone(), source })
+        })?;
         let records = StreamRecords::new(BufReader::with_capacity(READ_BUFFER, handle));
         Ok(RunReader { records, _file: self.file, path, ctx: ctx.clone() })
     }

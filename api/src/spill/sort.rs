@@ -4,7 +4,7 @@ use std::mem::size_of;
 
 use ember_engine::{TaskContext, TaskFailure};
 
-use super::estimate::{MIN_SPILL, SizeEstimate};
+use super::estimate::{GrowthBudget, Shape};
 use super::merge::{Merge, narrow_runs};
 use super::run::Run;
 use crate::data::Data;
@@ -24,26 +24,25 @@ pub(crate) fn sort_external<K: Data + Ord, V: Data>(
     ctx: &TaskContext,
 ) -> Result<PartitionIter<(K, V)>, TaskFailure> {
     let cmp = move |a: &(K, V), b: &(K, V)| if ascending { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) };
-    let mut reservation = ctx.memory_reservation();
-    let mut estimate = SizeEstimate::new();
+    let mut budget = GrowthBudget::new(ctx);
     let mut buffer: Vec<(K, V)> = Vec::new();
     let mut runs = Vec::new();
-    for (updates, record) in (0u64..).zip(records) {
-        let full = buffer.len() == buffer.capacity();
-        if full || estimate.due(updates) {
-            if estimate.due(updates) {
-                estimate.sample(buffer.iter(), updates);
-            }
-            let slots = if full { (buffer.capacity() * 2).max(4) } else { buffer.capacity() };
-            let bytes = estimate.bytes(slots, size_of::<(K, V)>(), buffer.len());
-            if !reservation.try_resize(bytes) && bytes >= MIN_SPILL {
-                let mut full_buffer = std::mem::take(&mut buffer);
-                full_buffer.sort_unstable_by(cmp);
-                runs.push(Run::write(ctx, full_buffer)?);
-                reservation.free();
-            }
+    for record in records {
+        let shape = Shape {
+            len: buffer.len(),
+            capacity: buffer.capacity(),
+            incoming: 1,
+            slot_size: size_of::<(K, V)>(),
+            spill_extra: 0,
+        };
+        if budget.must_spill(buffer.iter(), shape) {
+            let mut full_buffer = std::mem::take(&mut buffer);
+            full_buffer.sort_unstable_by(cmp);
+            runs.push(Run::write(ctx, full_buffer)?);
+            budget.free();
         }
         buffer.push(record);
+        budget.updated(1);
     }
     buffer.sort_unstable_by(cmp);
     if runs.is_empty() {
@@ -58,7 +57,7 @@ pub(crate) fn sort_external<K: Data + Ord, V: Data>(
     Ok(Box::new(Merge::new(streams, cmp)))
 }
 
-/// The comparison `sort_external` sorts by, for tests.
+/// Whether `records` are in the order `sort_external` produces, for tests.
 #[cfg(test)]
 pub(crate) fn is_sorted<K: Ord, V>(records: &[(K, V)], ascending: bool) -> bool {
     use std::cmp::Ordering;

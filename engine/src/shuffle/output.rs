@@ -104,17 +104,6 @@ impl Bucket {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// A reader over a file bucket's bytes, or `None` for a memory bucket (use its `Bytes`).
-    ///
-    /// # Errors
-    /// The OS error, naming the file, when it cannot be opened.
-    pub fn file_reader(&self) -> io::Result<Option<RangesReader>> {
-        match self {
-            Bucket::Memory(_) => Ok(None),
-            Bucket::File { file, ranges } => Ok(Some(RangesReader::new(file.open()?, ranges.clone()))),
-        }
-    }
 }
 
 /// Reads byte ranges of one file, in order, as one stream (positioned reads: no seeking).
@@ -289,9 +278,9 @@ mod tests {
     fn read_back(output: &MapOutput, reduce: usize) -> Vec<u8> {
         match output.bucket(reduce).expect("bucket") {
             Bucket::Memory(bytes) => bytes.to_vec(),
-            file => {
+            Bucket::File { file, ranges } => {
                 let mut bytes = Vec::new();
-                file.file_reader().expect("open").expect("a file bucket").read_to_end(&mut bytes).expect("read");
+                RangesReader::new(file.open().expect("open"), ranges).read_to_end(&mut bytes).expect("read");
                 bytes
             }
         }
