@@ -14,7 +14,7 @@
 //!
 //! The pipeline reads lines with `Context::text_lines`, so each line is a `Text` sharing the
 //! buffer its split was read into, and splits them with `Text::words`, so each word is a
-//! `Text` kept inline (up to 23 bytes) or sharing the line: nothing is allocated per line
+//! `Text` kept inline (up to 22 bytes) or sharing the line: nothing is allocated per line
 //! or per word before the map-side combine, which is where `text_file` and
 //! `str::to_owned` would spend most of the job.
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ember_engine::lineage::NodeMeta;
 use ember_engine::{EngineConfig, EngineContext, JobMetrics, TaskContext, TaskFailure};
 use ember_storage::object_file::read_object_file;
-use ember_storage::{FileSplit, Storage, StorageError, StorageOptions, plan_splits};
+use ember_storage::{FileSplit, Line, Storage, StorageError, StorageOptions, plan_splits};
 use serde::de::DeserializeOwned;
 
 use crate::data::Data;
@@ -365,9 +365,16 @@ impl Context {
         let splits = plan_splits(&files, min_partitions);
         // Each line is validated as it is read (a pass at memory speed over ASCII), so invalid
         // UTF-8 is replaced exactly where `text_file` replaces it.
+        // Every long line shares the split's one buffer through one `Arc`: no allocation per line.
         let read: ReadSplit<Text> = Arc::new(|storage, split| {
             let mut lines = storage.read_split(split)?;
-            Ok(Box::new(std::iter::from_fn(move || lines.next_shared().map(Text::from_utf8_lossy))))
+            let buffer = Arc::new(lines.buffer().clone());
+            Ok(Box::new(std::iter::from_fn(move || {
+                Some(match lines.next_line()? {
+                    Line::InBuffer(range) => Text::from_utf8_lossy_in(&buffer, range.start, range.end),
+                    Line::Joined(joined) => Text::from_utf8_lossy(joined),
+                })
+            })))
         });
         let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits, read);
         Ok(Rdd::from_node(Arc::new(node), self.clone()))

@@ -178,6 +178,15 @@ impl StorageError {
         }
     }
 
+    /// Maps an error reading the local file at `url`: a missing file is
+    /// [`StorageError::NotFound`], anything else [`StorageError::Io`].
+    pub(crate) fn local(url: &str, source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => Self::NotFound { url: url.to_owned() },
+            _ => Self::io(url, object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) }),
+        }
+    }
+
     /// Wraps an `object_store` error on `url` as [`StorageError::Io`]
     /// (or [`StorageError::PermissionDenied`] for an access error), for
     /// steps where "not found" is not the user's doing.

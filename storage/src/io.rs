@@ -3,7 +3,9 @@
 //! The engine's workers are plain threads, so every method here blocks.
 //! Underneath, requests are async `object_store` calls run on a small
 //! private tokio runtime (2 workers named `ember-io`; local-file reads go
-//! to its blocking pool). A call spawns its request onto that runtime and
+//! to its blocking pool). The exception is a split of a local file, which
+//! the calling thread reads itself, into a recycled buffer (see
+//! `buffers`). A call spawns its request onto that runtime and
 //! waits for it, so it works from any thread, many at a time; called from
 //! inside another async runtime it still works but blocks that runtime's
 //! worker for the duration, so async callers should use `spawn_blocking`.
@@ -19,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -28,6 +31,7 @@ use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::runtime::Runtime;
 
+use crate::buffers::BufferPool;
 use crate::commit::OutputJob;
 use crate::compression::Compression;
 use crate::error::{Result, StorageError};
@@ -60,6 +64,8 @@ struct Inner {
     stores: Mutex<HashMap<StoreKey, Arc<dyn ObjectStore>>>,
     /// How remote stores are configured.
     options: StorageOptions,
+    /// Spare buffers for split reads of local files.
+    buffers: Arc<BufferPool>,
 }
 
 impl Storage {
@@ -96,7 +102,14 @@ impl Storage {
         let key = |scheme| StoreKey { scheme, authority: String::new() };
         stores.insert(key(Scheme::File), Arc::new(LocalFileSystem::new()));
         stores.insert(key(Scheme::Memory), Arc::new(InMemory::new()));
-        Ok(Storage { inner: Arc::new(Inner { runtime: Some(runtime), stores: Mutex::new(stores), options }) })
+        Ok(Storage {
+            inner: Arc::new(Inner {
+                runtime: Some(runtime),
+                stores: Mutex::new(stores),
+                options,
+                buffers: Arc::default(),
+            }),
+        })
     }
 
     /// Serves every URL under `store_url` (`scheme://authority`, such as
@@ -142,6 +155,10 @@ impl Storage {
     /// Cost: one ranged read of the split (plus one byte before it) held in
     /// memory, and, when the last line runs past the split's end, reads of
     /// 64 KiB and growing until its end. The returned iterator does no I/O.
+    /// A local file is read on the calling thread into memory an earlier
+    /// split's read used when one is free (so the kernel does not zero
+    /// fresh pages for it); it goes back for reuse when the last line or
+    /// slice sharing it is dropped.
     ///
     /// # Errors
     /// [`StorageError::NotFound`] if the file is gone; [`StorageError::Io`]
@@ -162,11 +179,24 @@ impl Storage {
             }
             return Ok(SplitLines::whole(self.read_file(&split.file)?));
         }
+        let url = &split.file.url;
+        if let Some(path) = split.file.location.local_path() {
+            // Read on this thread, into recycled memory (see `buffers`).
+            let mut file = None;
+            return lines::fetch(split, tail_chunk, |range| {
+                let file = match &mut file {
+                    Some(file) => file,
+                    None => file.insert(std::fs::File::open(&path).map_err(|e| StorageError::local(url, e))?),
+                };
+                read_local_range(file, range, &self.inner.buffers).map_err(|e| StorageError::local(url, e))
+            });
+        }
         let store = self.store(&split.file.location)?;
-        let url = split.file.url.clone();
-        let owned = split.clone();
-        self.run(&split.file.url, async move {
-            lines::fetch(store.as_ref(), &owned, tail_chunk).await.map_err(|e| StorageError::from_store(&url, e))
+        lines::fetch(split, tail_chunk, |range| {
+            let (store, path, owned) = (Arc::clone(&store), split.file.location.path.clone(), url.clone());
+            self.run(url, async move {
+                store.get_range(&path, range).await.map_err(|e| StorageError::from_store(&owned, e))
+            })
         })
     }
 
@@ -323,6 +353,16 @@ impl fmt::Debug for Storage {
         schemes.sort_unstable();
         f.debug_struct("Storage").field("schemes", &schemes).finish()
     }
+}
+
+/// `range` of the local `file`, read into a recycled buffer.
+fn read_local_range(file: &mut std::fs::File, range: Range<u64>, buffers: &Arc<BufferPool>) -> std::io::Result<Bytes> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = usize::try_from(range.end - range.start).map_err(std::io::Error::other)?;
+    buffers.filled(len, |buf| {
+        file.seek(SeekFrom::Start(range.start))?;
+        file.read_exact(buf)
+    })
 }
 
 impl Inner {

@@ -62,6 +62,7 @@
 //! # }
 //! ```
 
+mod buffers;
 pub mod codec;
 pub mod commit;
 pub mod compression;
@@ -78,7 +79,7 @@ mod url;
 pub use commit::{OutputJob, PartWriter};
 pub use error::{CodecError, Result, StorageError};
 pub use io::Storage;
-pub use lines::SplitLines;
+pub use lines::{Line, SplitLines};
 pub use listing::InputFile;
 pub use object_store;
 pub use options::StorageOptions;

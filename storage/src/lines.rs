@@ -18,10 +18,12 @@
 //!
 //! All I/O happens up front in [`crate::Storage::read_split`]; [`SplitLines`] then walks the
 //! in-memory buffer with `memchr`, allocating one `String` per line, or, through
-//! [`SplitLines::next_shared`], handing out slices of the buffer without copying.
+//! [`SplitLines::next_line`] and [`SplitLines::next_shared`], handing out ranges or slices of
+//! the buffer without copying.
+
+use std::ops::Range;
 
 use bytes::Bytes;
-use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::split::FileSplit;
 
@@ -70,14 +72,30 @@ impl SplitLines {
     /// This is the zero-copy path for element types that slice lines further (words) without
     /// allocating; the caller decides what invalid UTF-8 means.
     pub fn next_shared(&mut self) -> Option<Bytes> {
-        let line = match self.next_raw()? {
-            RawLine::InBuffer(start, end) => self.buf.slice(start..end),
-            RawLine::Joined(joined) => Bytes::from(joined),
-        };
-        Some(match line.strip_suffix(b"\r") {
-            Some(stripped) => line.slice(..stripped.len()),
-            None => line,
+        Some(match self.next_line()? {
+            Line::InBuffer(range) => self.buf.slice(range),
+            Line::Joined(joined) => joined,
         })
+    }
+
+    /// The next line as a range of [`SplitLines::buffer`] (or, for a last line that runs past
+    /// the split's end, a buffer of its own), with the same line rules as the `String`
+    /// iterator. For callers that cut many values from the one buffer and want to share it
+    /// their own way; [`SplitLines::next_shared`] is the same line as a `Bytes` slice.
+    pub fn next_line(&mut self) -> Option<Line> {
+        let strip_cr = |bytes: &[u8]| bytes.len() - usize::from(bytes.ends_with(b"\r"));
+        Some(match self.next_raw()? {
+            RawLine::InBuffer(start, end) => Line::InBuffer(start..start + strip_cr(&self.buf[start..end])),
+            RawLine::Joined(mut joined) => {
+                joined.truncate(strip_cr(&joined));
+                Line::Joined(Bytes::from(joined))
+            }
+        })
+    }
+
+    /// The split's bytes the lines of [`SplitLines::next_line`] are ranges of. Cost: O(1).
+    pub fn buffer(&self) -> &Bytes {
+        &self.buf
     }
 
     /// Advances past the next line and says where its bytes are (`\r` not yet removed).
@@ -103,6 +121,15 @@ impl SplitLines {
             }
         }
     }
+}
+
+/// A line from [`SplitLines::next_line`], without its `\n` and one trailing `\r`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// This range of [`SplitLines::buffer`].
+    InBuffer(Range<usize>),
+    /// The split's last line, joined with the bytes read past the split's end.
+    Joined(Bytes),
 }
 
 /// Where a line's bytes are: a range of the split's buffer, or joined with the tail.
@@ -142,30 +169,29 @@ fn line_string(bytes: &[u8]) -> String {
     }
 }
 
-/// Reads what `split` needs and returns its lines. `tail_chunk` is the
-/// size of the first read past the split's end (doubling up to
-/// [`MAX_TAIL_CHUNK`]).
+/// Reads what `split` needs and returns its lines, with `read` reading a byte range of the
+/// split's file. `tail_chunk` is the size of the first read past the split's end (doubling up
+/// to [`MAX_TAIL_CHUNK`]).
 ///
 /// Reads never go past the file size recorded in the split's
 /// [`crate::InputFile`]; a file that changed since listing may read
 /// inconsistently, or fail with a range error if it shrank below the split.
 ///
 /// # Errors
-/// The store's error for the first failed read.
-pub(crate) async fn fetch(
-    store: &dyn ObjectStore,
+/// `read`'s error for the first failed read.
+pub(crate) fn fetch(
     split: &FileSplit,
     tail_chunk: u64,
-) -> object_store::Result<SplitLines> {
+    mut read: impl FnMut(Range<u64>) -> crate::Result<Bytes>,
+) -> crate::Result<SplitLines> {
     let size = split.file.size;
-    let path = &split.file.location.path;
     let (start, end) = (split.start, split.end.min(size));
     if start >= end {
         return Ok(SplitLines::empty());
     }
     // One byte before `start` says whether a line starts at `start`.
     let read_from = start.saturating_sub(1);
-    let buf = store.get_range(path, read_from..end).await?;
+    let buf = read(read_from..end)?;
     let first = if start == 0 {
         0
     } else {
@@ -182,7 +208,7 @@ pub(crate) async fn fetch(
         let mut offset = read_from + lines.buf.len() as u64;
         let mut chunk = tail_chunk.max(1);
         while offset < size {
-            let piece = store.get_range(path, offset..(offset + chunk).min(size)).await?;
+            let piece = read(offset..(offset + chunk).min(size))?;
             if piece.is_empty() {
                 break;
             }
@@ -217,6 +243,13 @@ mod tests {
         let url = format!("memory://lines/{name}");
         storage.put(&url, Bytes::copy_from_slice(content)).unwrap();
         storage.list_inputs(&url).unwrap().remove(0)
+    }
+
+    /// `content` as a local file (read through recycled buffers rather than `object_store`).
+    fn local_file(storage: &Storage, dir: &std::path::Path, content: &[u8]) -> InputFile {
+        let path = dir.join("local.txt");
+        std::fs::write(&path, content).unwrap();
+        storage.list_inputs(path.to_str().unwrap()).unwrap().remove(0)
     }
 
     /// The lines of splits of `size` bytes each (last one may reach past the file).
@@ -275,6 +308,29 @@ mod tests {
     }
 
     #[test]
+    fn line_ranges_follow_the_same_rules() {
+        let mut lines = SplitLines { buf: Bytes::from_static(b"ab\r\n\r\ncd\r"), pos: 0, tail: b"ef\r".to_vec() };
+        assert_eq!(lines.next_line(), Some(Line::InBuffer(0..2)));
+        assert_eq!(lines.next_line(), Some(Line::InBuffer(4..4)));
+        assert_eq!(lines.next_line(), Some(Line::Joined(Bytes::from_static(b"cd\ref"))));
+        assert_eq!(lines.next_line(), None);
+        let mut whole = SplitLines::whole(Bytes::from_static(b"x\r"));
+        assert_eq!(whole.next_line(), Some(Line::InBuffer(0..1)));
+        assert_eq!(&whole.buffer()[..1], b"x");
+    }
+
+    #[test]
+    fn a_local_file_gone_since_listing_is_not_found_by_url() {
+        let storage = Storage::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = local_file(&storage, dir.path(), b"a\nb\n");
+        std::fs::remove_file(dir.path().join("local.txt")).unwrap();
+        let err = storage.read_split(&FileSplit::new(file.clone(), 0, 4)).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+        assert!(err.to_string().contains(&file.url), "{err}");
+    }
+
+    #[test]
     fn tail_reads_grow_past_a_long_line() {
         let storage = Storage::new().unwrap();
         let long = "x".repeat(5000);
@@ -312,8 +368,12 @@ mod tests {
             }
             let storage = Storage::new().unwrap();
             let file = put_file(&storage, "p", content.as_bytes());
+            let dir = tempfile::tempdir().unwrap();
+            let local = local_file(&storage, dir.path(), content.as_bytes());
             let expected = reference(content.as_bytes());
             for size in 1..=file.size + 1 {
+                prop_assert_eq!(&by_split_size(&storage, &local, size, tail), &expected,
+                    "local file, split size {}", size);
                 prop_assert_eq!(&by_split_size(&storage, &file, size, tail), &expected,
                     "split size {}", size);
                 prop_assert_eq!(&shared_by_split_size(&storage, &file, size, tail), &expected,
