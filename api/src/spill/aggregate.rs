@@ -73,6 +73,14 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
         self.budget.updated(batch.len() as u64);
         for (hash, k, v) in batch.drain(..) {
             match self.map.raw_entry_mut().from_key_hashed_nocheck(hash, &k) {
+                RawEntryMut::Occupied(mut entry) if !std::mem::needs_drop::<C>() => {
+                    // A combiner that owns nothing (a count, a sum, a tuple of numbers) is
+                    // merged in place from a copy. Taking it out of the table instead, as
+                    // below, moves the key out and back as well: on word count that was a
+                    // sixth of the job's CPU time.
+                    let c = entry.get_mut();
+                    *c = merge(c.clone(), v);
+                }
                 RawEntryMut::Occupied(entry) => {
                     entry.replace_entry_with(|_, c| Some(merge(c, v)));
                 }
