@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ember_engine::TaskFailure;
 
 use crate::data::Data;
-use crate::rdd::Rdd;
+use crate::rdd::{PartitionIter, Rdd};
 
 impl<T: Data + std::fmt::Display> Rdd<T> {
     /// Runs `command` (a program and its arguments, split on whitespace as Spark does) once
@@ -38,7 +38,7 @@ impl<T: Data + std::fmt::Display> Rdd<T> {
         self.narrow("pipe", Location::caller(), false, move |_, iter, ctx| {
             let fail = |why: String| {
                 ctx.fail(TaskFailure::error(format!("pipe {:?}: {why}", argv.join(" "))));
-                Box::new(std::iter::empty()) as Box<dyn Iterator<Item = String>>
+                Box::new(std::iter::empty()) as PartitionIter<String>
             };
             let Some((program, args)) = argv.split_first() else { return fail("empty command".into()) };
             let mut input = Vec::new();

@@ -95,7 +95,7 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<CoGrouped<K, V, W>> for CoGr
             a
         });
         combine_external(
-            left.chain(right),
+            Box::new(left.chain(right)),
             &|tagged| add((Vec::new(), Vec::new()), tagged),
             &add,
             &merge_groups,

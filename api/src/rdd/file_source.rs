@@ -6,7 +6,8 @@ use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
 use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::{FileSplit, Storage, StorageError};
 
-use super::{Compute, PartitionIter};
+use super::stream::fill;
+use super::{Compute, PartitionIter, PartitionStream};
 
 /// Opens one split as a stream of records; runs on a worker thread, once per task attempt.
 pub(crate) type ReadSplit<T> =
@@ -56,7 +57,26 @@ impl<T: Send + Sync + 'static> LineageNode for FileSourceNode<T> {
 impl<T: Send + Sync + 'static> Compute<T> for FileSourceNode<T> {
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
         let records = (self.read)(&self.storage, &self.splits[partition]).map_err(TaskFailure::error)?;
-        let ctx = ctx.clone();
-        Ok(Box::new(records.inspect(move |_| ctx.add_records_read(1))))
+        Ok(Box::new(Counted { records, ctx: ctx.clone() }))
+    }
+}
+
+/// A split's records, counted into the task's records-read metric as they are pulled.
+struct Counted<T> {
+    records: PartitionIter<T>,
+    ctx: TaskContext,
+}
+
+impl<T> PartitionStream<T> for Counted<T> {
+    fn next_record(&mut self) -> Option<T> {
+        let record = self.records.as_mut().next_record()?;
+        self.ctx.add_records_read(1);
+        Some(record)
+    }
+
+    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
+        let before = out.len();
+        fill(&mut self.records, out, max);
+        self.ctx.add_records_read((out.len() - before) as u64);
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod map_partitions;
 pub(crate) mod parallelize;
 pub(crate) mod persist;
 pub(crate) mod shuffled;
+pub(crate) mod stream;
 pub(crate) mod union;
 pub(crate) mod zipped;
 
@@ -31,8 +32,13 @@ use crate::data::Data;
 use map_partitions::MapPartitionsNode;
 use union::UnionNode;
 
-/// A partition's records as a lazy iterator. It lives on the worker thread that pulls it.
-pub type PartitionIter<T> = Box<dyn Iterator<Item = T>>;
+pub use stream::PartitionStream;
+
+/// A partition's records as a lazy iterator (any iterator boxes into one). It lives on the
+/// worker thread that pulls it. Besides one record at a time, as an [`Iterator`], it hands
+/// out batches ([`PartitionStream::next_batch`]), which is how the narrow operations and the
+/// map-side combine pass records on.
+pub type PartitionIter<T> = Box<dyn PartitionStream<T>>;
 
 /// Property 2 of an RDD, the typed half of [`LineageNode`]: how to compute one partition.
 ///
@@ -288,7 +294,7 @@ impl<T: Data> Rdd<T> {
         let f = Arc::new(f);
         self.narrow("map", Location::caller(), false, move |_, iter, _| {
             let f = Arc::clone(&f);
-            Box::new(iter.map(move |x| f(x)))
+            Box::new(stream::MapStream::new(iter, move |x| f(x)))
         })
     }
 
@@ -314,7 +320,7 @@ impl<T: Data> Rdd<T> {
         let f = Arc::new(f);
         self.narrow("flat_map", Location::caller(), false, move |_, iter, _| {
             let f = Arc::clone(&f);
-            Box::new(iter.flat_map(move |x| f(x)))
+            Box::new(stream::FlatMapStream::new(iter, move |x| f(x)))
         })
     }
 
@@ -335,7 +341,7 @@ impl<T: Data> Rdd<T> {
         let predicate = Arc::new(predicate);
         self.narrow("filter", Location::caller(), true, move |_, iter, _| {
             let predicate = Arc::clone(&predicate);
-            Box::new(iter.filter(move |x| predicate(x)))
+            Box::new(stream::FilterStream::new(iter, move |x: &T| predicate(x)))
         })
     }
 

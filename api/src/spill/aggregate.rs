@@ -32,6 +32,7 @@ use super::run::Run;
 use crate::data::Data;
 use crate::pair::{CreateFn, MergeFn};
 use crate::rdd::PartitionIter;
+use crate::rdd::stream::fill;
 
 /// Records hashed ahead of their lookups.
 const BATCH: usize = 32;
@@ -61,9 +62,16 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
         size_of::<(K, C)>() + 1
     }
 
-    /// Pulls up to [`BATCH`] records into `batch`, hashed; returns how many.
-    fn hash_batch<V>(&self, records: &mut impl Iterator<Item = (K, V)>, batch: &mut Vec<(u64, K, V)>) -> usize {
-        batch.extend(records.take(BATCH).map(|(k, v)| (self.hasher.hash_one(&k), k, v)));
+    /// Pulls up to [`BATCH`] records into `batch` (through `scratch`, one call into the
+    /// record stream per batch), hashed; returns how many.
+    fn hash_batch<V>(
+        &self,
+        records: &mut PartitionIter<(K, V)>,
+        scratch: &mut Vec<(K, V)>,
+        batch: &mut Vec<(u64, K, V)>,
+    ) -> usize {
+        fill(records, scratch, BATCH);
+        batch.extend(scratch.drain(..).map(|(k, v)| (self.hasher.hash_one(&k), k, v)));
         batch.len()
     }
 
@@ -129,7 +137,7 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
 /// A spill that cannot be written fails the task; a run that cannot be read back is recorded
 /// on the task ([`TaskContext::fail`]) and ends the stream.
 pub(crate) fn combine_external<K, V, C>(
-    records: impl Iterator<Item = (K, V)>,
+    records: PartitionIter<(K, V)>,
     create: &dyn Fn(V) -> C,
     merge_value: &dyn Fn(C, V) -> C,
     merge_combiners: &MergeFn<C, C>,
@@ -143,8 +151,8 @@ where
     let mut records = records;
     let mut table = Table::<K, C>::new(ctx, size_hint);
     let mut runs = Vec::new();
-    let mut batch = Vec::with_capacity(BATCH);
-    while table.hash_batch(&mut records, &mut batch) > 0 {
+    let (mut scratch, mut batch) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
+    while table.hash_batch(&mut records, &mut scratch, &mut batch) > 0 {
         // A spill sorts the entries in a vector beside the table: reserve for both.
         if table.over_budget(batch.len(), size_of::<(u64, K, C)>()) {
             runs.push(Run::write(ctx, table.take_sorted().into_iter().map(|(_, k, c)| (k, c)))?);
@@ -220,6 +228,7 @@ where
         table: Table::new(ctx, size_hint),
         create,
         merge_value,
+        scratch: Vec::with_capacity(BATCH),
         batch: Vec::with_capacity(BATCH),
         draining: None,
         size_hint: Arc::clone(size_hint),
@@ -232,6 +241,7 @@ struct PartialCombine<K, V, C> {
     table: Table<K, C>,
     create: CreateFn<V, C>,
     merge_value: MergeFn<C, V>,
+    scratch: Vec<(K, V)>,
     batch: Vec<(u64, K, V)>,
     draining: Option<IntoIter<K, C>>,
     size_hint: Arc<AtomicUsize>,
@@ -253,7 +263,7 @@ impl<K: Data + Hash + Eq, V, C: Data> Iterator for PartialCombine<K, V, C> {
                 // The batch that did not fit before the last flush.
                 self.table.insert_batch(&mut self.batch, self.create.as_ref(), self.merge_value.as_ref());
             }
-            while self.table.hash_batch(records, &mut self.batch) > 0 {
+            while self.table.hash_batch(records, &mut self.scratch, &mut self.batch) > 0 {
                 if self.table.over_budget(self.batch.len(), 0) {
                     flushed = true;
                     break;
@@ -327,7 +337,7 @@ mod tests {
         let hint = AtomicUsize::new(0);
         let merged = no_merge_of_combiners();
         let got: BTreeMap<u32, (u64, u64)> =
-            combine_external(records.iter().copied(), &create, &merge, &merged, &hint, &ctx)
+            combine_external(Box::new(records.clone().into_iter()), &create, &merge, &merged, &hint, &ctx)
                 .expect("combine")
                 .collect();
         assert_eq!(got, sequential_fold(&records));
@@ -348,10 +358,16 @@ mod tests {
             vs.push(v);
             vs
         };
-        let got: Vec<(u64, Vec<u64>)> =
-            combine_external(records.iter().copied(), &|v| vec![v], &push, &concat, &AtomicUsize::new(0), &ctx)
-                .expect("combine")
-                .collect();
+        let got: Vec<(u64, Vec<u64>)> = combine_external(
+            Box::new(records.clone().into_iter()),
+            &|v| vec![v],
+            &push,
+            &concat,
+            &AtomicUsize::new(0),
+            &ctx,
+        )
+        .expect("combine")
+        .collect();
         assert!(!ctx.has_failed());
         let mut expected: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
         for &(k, v) in &records {
