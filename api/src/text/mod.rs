@@ -255,6 +255,17 @@ impl Text {
         }
     }
 
+    /// The text's bytes followed by whatever follows them in the buffer it shares (nothing for
+    /// inline text), and the text's length: lets a scanner read a fixed-size window past the
+    /// text's end instead of stopping short of it.
+    pub(crate) fn bytes_with_slack(&self) -> (&[u8], usize) {
+        match &self.0 {
+            Repr::Inline(inline) => (inline.as_bytes(), inline.len()),
+            Repr::Shared { buf, len: WHOLE, .. } => (buf, buf.len()),
+            Repr::Shared { buf, start, len } => (&buf[*start as usize..], *len as usize),
+        }
+    }
+
     /// Length in bytes. Cost: O(1).
     pub fn len(&self) -> usize {
         match &self.0 {

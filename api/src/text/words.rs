@@ -25,7 +25,8 @@ impl Iterator for Words {
 
     #[inline]
     fn next(&mut self) -> Option<Text> {
-        let bytes = self.text.as_bytes();
+        let (with_slack, end) = self.text.bytes_with_slack();
+        let bytes = &with_slack[..end];
         let mut i = self.pos;
         while i < bytes.len() && bytes[i].is_ascii_whitespace() {
             i += 1;
@@ -34,11 +35,21 @@ impl Iterator for Words {
             self.pos = i;
             return None;
         }
-        if let Some((word, len)) = short_word_at(bytes, i) {
+        if let Some((word, len)) = short_word_at(with_slack, i, end) {
             self.pos = i + len;
             return Some(word);
         }
-        let start = i;
+        self.long_word_at(i)
+    }
+}
+
+impl Words {
+    /// The general path: a word of any length at `start`, found byte by byte.
+    #[cold]
+    #[inline(never)]
+    fn long_word_at(&mut self, start: usize) -> Option<Text> {
+        let bytes = self.text.as_bytes();
+        let mut i = start;
         while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
             i += 1;
         }
@@ -52,13 +63,16 @@ const BELOW: u64 = 0x2121_2121_2121_2121;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// The fast path for the common case: the word starting at `start` is at most
-/// `INLINE_CAPACITY` bytes and ends at ASCII whitespace within the next 24 bytes of the
-/// buffer. Reads those 24 bytes as three words, finds the first byte below `!` in all of
-/// them at once (SWAR), and builds the inline text from the same registers, with no
-/// byte-by-byte scan and no variable-length copy. `None` sends the caller to the general
-/// path (near the buffer's end, a long word, or a control byte that is not whitespace).
+/// `INLINE_CAPACITY` bytes and ends at ASCII whitespace or at the text's `end` within the
+/// next 24 bytes. Reads those 24 bytes as three words, finds the first byte below `!` in all
+/// of them at once (SWAR), and builds the inline text from the same registers, with no
+/// byte-by-byte scan and no variable-length copy. The 24 bytes may run past `end` into the
+/// rest of the buffer the text is a slice of (`bytes`), so that the last words of a line take
+/// this path too; nothing past `end` is ever part of a word. `None` sends the caller to the
+/// general path (near the buffer's end, a long word, or a control byte that is not
+/// whitespace).
 #[inline]
-fn short_word_at(bytes: &[u8], start: usize) -> Option<(Text, usize)> {
+fn short_word_at(bytes: &[u8], start: usize, end: usize) -> Option<(Text, usize)> {
     let window: &[u8; 24] = bytes.get(start..start + 24)?.try_into().ok()?;
     let lane = |i: usize| u64::from_le_bytes(window[i * 8..i * 8 + 8].try_into().expect("an 8-byte lane of 24 bytes"));
     let lanes = [lane(0), lane(1), lane(2)];
@@ -72,10 +86,16 @@ fn short_word_at(bytes: &[u8], start: usize) -> Option<(Text, usize)> {
             break;
         }
     }
-    let len = len?;
-    if len > super::INLINE_CAPACITY || !window[len].is_ascii_whitespace() {
-        return None;
-    }
+    let left = end - start;
+    let len = match len {
+        // Ends inside the text: at whitespace, or it is a control byte the slow path handles.
+        Some(len) if len < left => {
+            (len <= super::INLINE_CAPACITY && window[len].is_ascii_whitespace()).then_some(len)?
+        }
+        // Runs to the text's end (what follows it in the buffer is not the text's).
+        _ if left <= super::INLINE_CAPACITY => left,
+        _ => return None,
+    };
     Some((Text::inline_from_lanes(lanes, len), len))
 }
 
@@ -138,6 +158,26 @@ mod tests {
                 line.push_str(sep);
             }
             check(&line);
+        }
+    }
+
+    proptest::proptest! {
+        /// A text cut from a larger buffer (as `text_lines` cuts lines) splits like its own
+        /// bytes: the fast path reads past the text's end but never takes a byte from there.
+        #[test]
+        fn a_slice_of_a_buffer_splits_like_its_own_bytes(
+            words in proptest::collection::vec("[a-c]{1,7}[ \t\n\x0b]", 8..30),
+            start in 0usize..40,
+            len in 23usize..100,
+        ) {
+            let buffer = words.concat();
+            let start = start.min(buffer.len());
+            let end = (start + len).min(buffer.len());
+            let shared = std::sync::Arc::new(Bytes::from(buffer.clone()));
+            let text = Text::from_utf8_lossy_in(&shared, start, end);
+            let got: Vec<Text> = text.words().collect();
+            let expected: Vec<&str> = buffer[start..end].split_ascii_whitespace().collect();
+            proptest::prop_assert_eq!(got, expected, "words of {:?}[{}..{}]", buffer, start, end);
         }
     }
 
