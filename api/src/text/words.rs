@@ -96,7 +96,7 @@ fn short_word_at(bytes: &[u8], start: usize, end: usize) -> Option<(Text, usize)
         _ if left <= super::INLINE_CAPACITY => left,
         _ => return None,
     };
-    Some((Text::inline_from_lanes(lanes, len), len))
+    Some((Text::inline_from_window(window, len), len))
 }
 
 impl std::iter::FusedIterator for Words {}
