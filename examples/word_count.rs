@@ -13,7 +13,7 @@
 //! stages.
 //!
 //! The pipeline reads lines with `Context::text_lines`, so each line is a `Text` sharing the
-//! buffer its split was read into, and splits them with `Text::words`, so each word is a
+//! buffer its split was read into, and splits them with `Text::into_words`, so each word is a
 //! `Text` kept inline (up to 22 bytes) or sharing the line: nothing is allocated per line
 //! or per word before the map-side combine, which is where `text_file` and
 //! `str::to_owned` would spend most of the job.
@@ -44,11 +44,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
 
     // `text_lines` hands out each line as a `Text` sharing the buffer its split was read into;
-    // `words()` splits it into `Text`s kept inline (short words) or shared (long ones). No
+    // `into_words` splits it into `Text`s kept inline (short words) or shared (long ones). No
     // line and no word is allocated on its way into the map-side combine.
     let counts = ctx
         .text_lines(&input, ctx.parallelism())?
-        .flat_map(|line| line.words())
+        .flat_map(Text::into_words)
         .map(|word| (word, 1u64))
         .reduce_by_key(|a, b| a + b);
 

@@ -350,7 +350,7 @@ impl Context {
     /// let ctx = Context::local(2)?;
     /// let mut counts = ctx
     ///     .text_lines(path.to_str().unwrap(), 2)?
-    ///     .flat_map(|line| line.words())
+    ///     .flat_map(Text::into_words)
     ///     .map(|word| (word, 1u64))
     ///     .reduce_by_key(|a, b| a + b)
     ///     .collect()?;

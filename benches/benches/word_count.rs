@@ -185,7 +185,7 @@ fn child(spec: &str) {
 /// The word count as a user writes it: lines and words as zero-copy `Text`.
 fn word_count(ctx: &Context, threads: usize, out: &str) -> ember::Result<()> {
     ctx.text_lines(&corpus_path(), threads)?
-        .flat_map(|line| line.words())
+        .flat_map(Text::into_words)
         .map(|word| (word, 1u64))
         .reduce_by_key(|a, b| a + b)
         .map(|(word, n)| format!("{word}\t{n}"))

@@ -349,6 +349,21 @@ impl Text {
         Words::new(self.clone())
     }
 
+    /// [`Text::words`], consuming the text: saves the clone, which for a long text is a
+    /// reference count increment and decrement on a buffer every other line shares too (the
+    /// form for `flat_map(Text::into_words)`, where each line is used once).
+    ///
+    /// # Examples
+    /// ```
+    /// use ember::Text;
+    ///
+    /// let line = Text::from("a line long enough to share its buffer");
+    /// assert_eq!(line.into_words().count(), 8);
+    /// ```
+    pub fn into_words(self) -> Words {
+        Words::new(self)
+    }
+
     /// The sub-text `bytes[start..end]` of a text whose range is known to fall on UTF-8
     /// character boundaries. Shares the buffer when long, copies inline when short.
     fn slice_valid(&self, start: usize, end: usize) -> Text {
