@@ -3,8 +3,8 @@
 //! Every transformation returns a new `Rdd` whose node records the operation, its parent and
 //! the user's call site; nothing runs until an action. Narrow transformations (`map`,
 //! `filter`, `flat_map`, ...) are thin layers over one node type,
-//! `MapPartitionsNode`: a task pulls a partition through the whole chain as
-//! one iterator, without materialising anything in between.
+//! `MapPartitionsNode`: a task pulls a partition through the whole chain without
+//! materialising it, a batch of records per call across each layer (see `stream`).
 
 pub(crate) mod cartesian;
 pub(crate) mod checkpoint;
