@@ -74,6 +74,10 @@ impl<T> PartitionStream<T> for Counted<T> {
         Some(record)
     }
 
+    fn records_hint(&self) -> (usize, Option<usize>) {
+        self.records.records_hint()
+    }
+
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
         let before = out.len();
         fill(&mut self.records, out, max);

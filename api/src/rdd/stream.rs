@@ -14,6 +14,12 @@ pub trait PartitionStream<T> {
     /// The next record, or `None` at the end.
     fn next_record(&mut self) -> Option<T>;
 
+    /// Bounds on the records left, as [`Iterator::size_hint`] (which a boxed stream forwards
+    /// to this, so that collecting a partition still sizes its vector once).
+    fn records_hint(&self) -> (usize, Option<usize>) {
+        (0, None)
+    }
+
     /// Appends up to `max` records to `out`. Appends none only at the end of the partition.
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
         for _ in 0..max {
@@ -30,6 +36,10 @@ impl<I: Iterator> PartitionStream<I::Item> for I {
     fn next_record(&mut self) -> Option<I::Item> {
         Iterator::next(self)
     }
+
+    fn records_hint(&self) -> (usize, Option<usize>) {
+        Iterator::size_hint(self)
+    }
 }
 
 /// A boxed stream is an ordinary iterator to whoever reads it record by record.
@@ -39,6 +49,10 @@ impl<T> Iterator for Box<dyn PartitionStream<T>> {
     #[inline]
     fn next(&mut self) -> Option<T> {
         (**self).next_record()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (**self).records_hint()
     }
 }
 
@@ -72,6 +86,10 @@ impl<T, U, F: Fn(T) -> U> PartitionStream<U> for MapStream<T, F> {
         self.parent.as_mut().next_record().map(&self.f)
     }
 
+    fn records_hint(&self) -> (usize, Option<usize>) {
+        self.parent.records_hint()
+    }
+
     fn next_batch(&mut self, out: &mut Vec<U>, max: usize) {
         fill(&mut self.parent, &mut self.scratch, max);
         out.extend(self.scratch.drain(..).map(&self.f));
@@ -99,6 +117,10 @@ impl<T, P: Fn(&T) -> bool> PartitionStream<T> for FilterStream<T, P> {
             }
         }
         None
+    }
+
+    fn records_hint(&self) -> (usize, Option<usize>) {
+        (0, self.parent.records_hint().1)
     }
 
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
@@ -209,6 +231,8 @@ mod tests {
             assert_eq!(batches(build(), max), expected, "batches of {max}");
         }
         assert_eq!(build().collect::<Vec<_>>(), expected, "one at a time");
+        let mapped: Box<dyn PartitionStream<u32>> = Box::new(MapStream::new(boxed(input.clone()), |x: u32| x + 1));
+        assert_eq!(mapped.size_hint(), (1000, Some(1000)), "a map keeps its parent's size");
         // Mixed: one record, then a batch, then one at a time.
         let mut mixed = build();
         let mut got = vec![mixed.next().unwrap()];
