@@ -75,7 +75,7 @@ impl<T> PartitionStream<T> for Counted<T> {
     }
 
     fn records_hint(&self) -> (usize, Option<usize>) {
-        self.records.records_hint()
+        self.records.as_ref().records_hint()
     }
 
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {

@@ -87,7 +87,7 @@ impl<T, U, F: Fn(T) -> U> PartitionStream<U> for MapStream<T, F> {
     }
 
     fn records_hint(&self) -> (usize, Option<usize>) {
-        self.parent.records_hint()
+        self.parent.as_ref().records_hint()
     }
 
     fn next_batch(&mut self, out: &mut Vec<U>, max: usize) {
@@ -120,7 +120,7 @@ impl<T, P: Fn(&T) -> bool> PartitionStream<T> for FilterStream<T, P> {
     }
 
     fn records_hint(&self) -> (usize, Option<usize>) {
-        (0, self.parent.records_hint().1)
+        (0, self.parent.as_ref().records_hint().1)
     }
 
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
