@@ -15,6 +15,7 @@
 //! time 4.15 s → 2.55 s; batch sizes 16 to 128 made no difference). Memory is checked once
 //! per batch, before it is inserted.
 
+use std::any::Any;
 use std::hash::{BuildHasher, Hash};
 use std::iter::Peekable;
 use std::mem::size_of;
@@ -23,8 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ember_engine::memory::MemoryReservation;
 use ember_engine::{TaskContext, TaskFailure};
-use hashbrown::hash_map::{IntoIter, RawEntryMut};
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::hash_table::{Entry, IntoIter};
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::estimate::{GrowthBudget, Shape};
 use super::merge::{Merge, narrow_runs};
@@ -33,14 +34,37 @@ use crate::data::Data;
 use crate::pair::{CreateFn, MergeFn};
 use crate::rdd::PartitionIter;
 use crate::rdd::stream::fill;
+use crate::text::Text;
 
 /// Records hashed ahead of their lookups.
 const BATCH: usize = 32;
 
+/// Hashes the keys of one aggregation: the same key always gets the same hash, within one
+/// table and across the runs it spills (they merge by it).
+///
+/// A `Text` key that is inline hashes its 24 bytes as three fixed words. Hashing it as `str`
+/// does (bytes of any length, then a terminator) branches on the length, and word lengths
+/// are random, so those branches mispredict: word count's CPU time fell by a sixth (user
+/// time 1.75 s → 1.47 s) with the fixed-width hash. Every other key, and shared text, hashes
+/// through its `Hash` impl. The type check compares two constant type ids.
+#[derive(Clone, Default)]
+struct KeyHasher(DefaultHashBuilder);
+
+impl KeyHasher {
+    #[inline]
+    fn hash<K: Hash + 'static>(&self, key: &K) -> u64 {
+        let words = (key as &dyn Any).downcast_ref::<Text>().and_then(Text::inline_words);
+        match words {
+            Some(words) => self.0.hash_one(words),
+            None => self.0.hash_one(key),
+        }
+    }
+}
+
 /// A hash table of combiners with its memory accounting.
 struct Table<K, C> {
-    map: HashMap<K, C>,
-    hasher: DefaultHashBuilder,
+    entries: HashTable<(K, C)>,
+    hasher: KeyHasher,
     budget: GrowthBudget,
 }
 
@@ -50,10 +74,9 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
     fn new(ctx: &TaskContext, size_hint: &AtomicUsize) -> Self {
         let share = ctx.blocks().memory_manager().task_limit() as usize;
         let capacity = size_hint.load(Ordering::Relaxed).min(share / 2 / Self::slot_size());
-        let hasher = DefaultHashBuilder::default();
         Table {
-            map: HashMap::with_capacity_and_hasher(capacity, hasher.clone()),
-            hasher,
+            entries: HashTable::with_capacity(capacity),
+            hasher: KeyHasher::default(),
             budget: GrowthBudget::new(ctx),
         }
     }
@@ -71,7 +94,7 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
         batch: &mut Vec<(u64, K, V)>,
     ) -> usize {
         fill(records, scratch, BATCH);
-        batch.extend(scratch.drain(..).map(|(k, v)| (self.hasher.hash_one(&k), k, v)));
+        batch.extend(scratch.drain(..).map(|(k, v)| (self.hasher.hash(&k), k, v)));
         batch.len()
     }
 
@@ -79,21 +102,23 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
     /// `merge` otherwise, in stream order. Leaves `batch` empty.
     fn insert_batch<V>(&mut self, batch: &mut Vec<(u64, K, V)>, create: &dyn Fn(V) -> C, merge: &dyn Fn(C, V) -> C) {
         self.budget.updated(batch.len() as u64);
+        let hasher = &self.hasher;
         for (hash, k, v) in batch.drain(..) {
-            match self.map.raw_entry_mut().from_key_hashed_nocheck(hash, &k) {
-                RawEntryMut::Occupied(mut entry) if !std::mem::needs_drop::<C>() => {
+            match self.entries.entry(hash, |(key, _)| *key == k, |(key, _)| hasher.hash(key)) {
+                Entry::Occupied(mut entry) if !std::mem::needs_drop::<C>() => {
                     // A combiner that owns nothing (a count, a sum, a tuple of numbers) is
-                    // merged in place from a copy. Taking it out of the table instead, as
-                    // below, moves the key out and back as well: on word count that was a
+                    // merged in place from a copy. Taking it out of the table and putting it
+                    // back instead, as below, moves the key too: on word count that was a
                     // sixth of the job's CPU time.
-                    let c = entry.get_mut();
+                    let c = &mut entry.get_mut().1;
                     *c = merge(c.clone(), v);
                 }
-                RawEntryMut::Occupied(entry) => {
-                    entry.replace_entry_with(|_, c| Some(merge(c, v)));
+                Entry::Occupied(entry) => {
+                    let ((key, c), vacant) = entry.remove();
+                    vacant.insert((key, merge(c, v)));
                 }
-                RawEntryMut::Vacant(entry) => {
-                    entry.insert_hashed_nocheck(hash, k, create(v));
+                Entry::Vacant(entry) => {
+                    entry.insert((k, create(v)));
                 }
             }
         }
@@ -103,19 +128,18 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
     /// ([`GrowthBudget::must_spill`]). `spill_extra` is what emptying it costs per entry.
     fn over_budget(&mut self, incoming: usize, spill_extra: usize) -> bool {
         let shape = Shape {
-            len: self.map.len(),
-            capacity: self.map.capacity(),
+            len: self.entries.len(),
+            capacity: self.entries.capacity(),
             incoming,
             slot_size: Self::slot_size(),
             spill_extra,
         };
-        self.budget.must_spill(self.map.iter(), shape)
+        self.budget.must_spill(self.entries.iter(), shape)
     }
 
     /// Takes the entries out, leaving an empty table and giving its memory back.
-    fn take(&mut self) -> HashMap<K, C> {
-        let empty = HashMap::with_hasher(self.hasher.clone());
-        let taken = std::mem::replace(&mut self.map, empty);
+    fn take(&mut self) -> HashTable<(K, C)> {
+        let taken = std::mem::take(&mut self.entries);
         self.budget.free();
         taken
     }
@@ -123,7 +147,7 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
     /// Takes the entries out sorted by key hash, with their hashes.
     fn take_sorted(&mut self) -> Vec<(u64, K, C)> {
         let hasher = self.hasher.clone();
-        let mut entries: Vec<(u64, K, C)> = self.take().into_iter().map(|(k, c)| (hasher.hash_one(&k), k, c)).collect();
+        let mut entries: Vec<(u64, K, C)> = self.take().into_iter().map(|(k, c)| (hasher.hash(&k), k, c)).collect();
         entries.sort_unstable_by_key(|e| e.0);
         entries
     }
@@ -160,14 +184,14 @@ where
         table.insert_batch(&mut batch, create, merge_value);
     }
     if runs.is_empty() {
-        size_hint.fetch_max(table.map.len(), Ordering::Relaxed);
-        let Table { map, budget, .. } = table;
-        return Ok(Box::new(Holding { iter: map.into_iter(), _reservation: budget.into_reservation() }));
+        size_hint.fetch_max(table.entries.len(), Ordering::Relaxed);
+        let Table { entries, budget, .. } = table;
+        return Ok(Box::new(Holding { iter: entries.into_iter(), _reservation: budget.into_reservation() }));
     }
     let hasher = table.hasher.clone();
     let last = table.take_sorted();
     let by_hash = |a: &(u64, K, C), b: &(u64, K, C)| a.0.cmp(&b.0);
-    let attach = move |(k, c): (K, C)| (hasher.hash_one(&k), k, c);
+    let attach = move |(k, c): (K, C)| (hasher.hash(&k), k, c);
     let runs = narrow_runs(ctx, runs, attach.clone(), |(_, k, c)| (k, c), by_hash)?;
     let mut streams: Vec<PartitionIter<(u64, K, C)>> = Vec::with_capacity(runs.len() + 1);
     for run in runs {
@@ -243,7 +267,7 @@ struct PartialCombine<K, V, C> {
     merge_value: MergeFn<C, V>,
     scratch: Vec<(K, V)>,
     batch: Vec<(u64, K, V)>,
-    draining: Option<IntoIter<K, C>>,
+    draining: Option<IntoIter<(K, C)>>,
     size_hint: Arc<AtomicUsize>,
     ctx: TaskContext,
 }
@@ -276,7 +300,7 @@ impl<K: Data + Hash + Eq, V, C: Data> Iterator for PartialCombine<K, V, C> {
                 self.ctx.add_spill(0);
             } else {
                 self.records = None;
-                self.size_hint.fetch_max(self.table.map.len(), Ordering::Relaxed);
+                self.size_hint.fetch_max(self.table.entries.len(), Ordering::Relaxed);
             }
             self.draining = Some(self.table.take().into_iter());
         }
@@ -386,6 +410,55 @@ mod tests {
         let metrics = ctx.metrics(Duration::ZERO);
         assert!(metrics.spills > 1 && metrics.bytes_spilled > 0, "{metrics:?}");
         assert!(metrics.peak_execution_memory <= 512 << 10, "{metrics:?}");
+    }
+
+    #[test]
+    fn equal_texts_hash_equal_however_they_were_made() {
+        let hasher = KeyHasher::default();
+        let long = "a word longer than the inline capacity";
+        let buffer = bytes::Bytes::from(format!("xx {long} abc"));
+        let shared_long = Text::from_utf8(buffer.slice(3..3 + long.len())).unwrap();
+        let sliced_short = Text::from_utf8(buffer.slice(buffer.len() - 3..)).unwrap();
+        assert_eq!(hasher.hash(&Text::from(long)), hasher.hash(&shared_long));
+        assert_eq!(hasher.hash(&Text::from("abc")), hasher.hash(&sliced_short));
+        assert_ne!(hasher.hash(&Text::from("abc")), hasher.hash(&Text::from("abd")));
+        assert_ne!(hasher.hash(&Text::from("abc")), hasher.hash(&Text::from("abc ")));
+    }
+
+    #[test]
+    fn text_keys_long_and_short_aggregate_through_spills() {
+        // Short (inline) and long (shared) words, 40K distinct, in a share that forces runs.
+        let words: Vec<Text> = (0..40_000u64)
+            .map(|i| {
+                if i % 3 == 0 {
+                    Text::from(format!("{i}-a-long-word-past-the-inline-bytes"))
+                } else {
+                    Text::from(format!("w{i}"))
+                }
+            })
+            .collect();
+        let records: Vec<(Text, u64)> =
+            (0..200_000u64).map(|i| (words[(i * 7919 % 40_000) as usize].clone(), 1)).collect();
+        let ctx = test_context(1 << 20);
+        let sum: MergeFn<u64, u64> = Arc::new(|a, b| a + b);
+        let got: BTreeMap<String, u64> = combine_external(
+            Box::new(records.clone().into_iter()),
+            &|v| v,
+            &|a, b| a + b,
+            &sum,
+            &AtomicUsize::new(0),
+            &ctx,
+        )
+        .expect("combine")
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+        assert!(!ctx.has_failed());
+        assert!(ctx.metrics(Duration::ZERO).spills > 0, "the runs path was taken");
+        let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+        for (k, n) in &records {
+            *expected.entry(k.to_string()).or_default() += n;
+        }
+        assert_eq!(got, expected);
     }
 
     #[test]

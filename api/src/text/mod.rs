@@ -157,6 +157,20 @@ impl Inline {
 }
 
 impl Text {
+    /// An inline text's 24 bytes as three words (zero padded, length included), `None` for
+    /// shared text: a fixed-width key for hashing with no branch on the length. Two inline
+    /// texts are equal exactly when their words are; inline and shared text are never equal.
+    #[inline]
+    pub(crate) fn inline_words(&self) -> Option<(u64, u64, u64)> {
+        match &self.0 {
+            Repr::Inline(inline) => {
+                let [a, b, c]: [u64; 3] = bytemuck::cast(*inline);
+                Some((a, b, c))
+            }
+            Repr::Shared { .. } => None,
+        }
+    }
+
     /// The empty text. Cost: none.
     pub const fn new() -> Self {
         let tail = match NonZeroU64::new(u64::from_ne_bytes([0, 0, 0, 0, 0, 0, 0, 0x80])) {
