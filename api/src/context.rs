@@ -7,12 +7,12 @@ use std::sync::Arc;
 use ember_engine::lineage::NodeMeta;
 use ember_engine::{EngineConfig, EngineContext, JobMetrics, TaskContext, TaskFailure};
 use ember_storage::object_file::read_object_file;
-use ember_storage::{FileSplit, Line, Storage, StorageError, StorageOptions, plan_splits};
+use ember_storage::{FileSplit, Storage, StorageError, StorageOptions, plan_splits};
 use serde::de::DeserializeOwned;
 
 use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::rdd::file_source::{FileSourceNode, ReadSplit, decoded};
+use crate::rdd::file_source::{FileSourceNode, ReadSplit, decoded, fail_on_error};
 use crate::rdd::parallelize::{ParallelCollectionNode, RangeNode};
 use crate::rdd::{PartitionIter, Rdd};
 use crate::text::Text;
@@ -298,14 +298,17 @@ impl Context {
     /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`.
     ///
     /// Files are split into byte ranges as Hadoop's `FileInputFormat` does: at least
-    /// `min_partitions` splits overall, at most 32 MiB each, each read with one ranged read.
+    /// `min_partitions` splits overall, at most 32 MiB each. A local file's split is read 1 MiB
+    /// at a time as its lines are pulled; an object store's with one ranged read.
     /// A split yields every line that *starts* inside it, reading past its end to finish its
     /// last line, so no line is lost or read twice. `.gz` and `.zst` files are decompressed
     /// and are one split each. Lines end at `\n`; a trailing `\r` is removed; invalid UTF-8 is
     /// replaced with U+FFFD. The file list is read now; the contents when a job runs.
     ///
     /// # Errors
-    /// [`Error::Storage`] naming the path when it does not exist or cannot be listed.
+    /// [`Error::Storage`] naming the path when it does not exist or cannot be listed. When a
+    /// job runs, a read that fails partway through a split (the file cut short since it was
+    /// listed, a disk error) fails the task with an error naming the file: no line is dropped.
     ///
     /// # Examples
     /// ```
@@ -323,20 +326,24 @@ impl Context {
         let meta = self.new_meta("text_file", Location::caller());
         let files = self.inner.storage.list_inputs(path)?;
         let splits = plan_splits(&files, min_partitions);
-        let read: ReadSplit<String> = Arc::new(|storage, split| Ok(Box::new(storage.read_split(split)?)));
+        let read: ReadSplit<String> = Arc::new(|storage, split, ctx| {
+            let ctx = ctx.clone();
+            Ok(Box::new(storage.read_split(split)?.map_while(move |line| fail_on_error(&ctx, line))))
+        });
         let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits, read);
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
     /// The lines of the files at `path`, exactly as [`Context::text_file`] reads them (same
     /// splits, same line rules, invalid UTF-8 replaced the same way), as zero-copy [`Text`]
-    /// instead of `String`: each line shares the buffer its split was read into, and
+    /// instead of `String`: each line shares the buffer its piece of the split was read into
+    /// (1 MiB of a local file, the whole split from an object store), and
     /// [`Text::words`] splits it into words that are inline or shared too. A pipeline over
     /// it, such as a word count, allocates nothing per line or per word.
     ///
     /// `Text` dereferences to `str`, so a closure written for `text_file`'s lines usually
     /// works unchanged. A long line or word kept after the job (collected, cached) keeps its
-    /// split's buffer alive; [`Text::compact`] copies it out.
+    /// buffer alive; [`Text::compact`] copies it out.
     ///
     /// # Errors
     /// [`Error::Storage`] naming the path when it does not exist or cannot be listed.
@@ -366,14 +373,16 @@ impl Context {
         // Each line is validated as it is read (a pass at memory speed over ASCII), so invalid
         // UTF-8 is replaced exactly where `text_file` replaces it.
         // Every long line shares the split's one buffer through one `Arc`: no allocation per line.
-        let read: ReadSplit<Text> = Arc::new(|storage, split| {
+        let read: ReadSplit<Text> = Arc::new(|storage, split, ctx| {
             let mut lines = storage.read_split(split)?;
-            let buffer = Arc::new(lines.buffer().clone());
+            let ctx = ctx.clone();
+            let mut shared = (lines.buffer_generation(), Arc::new(lines.buffer().clone()));
             Ok(Box::new(std::iter::from_fn(move || {
-                Some(match lines.next_line()? {
-                    Line::InBuffer(range) => Text::from_utf8_lossy_in(&buffer, range.start, range.end),
-                    Line::Joined(joined) => Text::from_utf8_lossy(joined),
-                })
+                let range = fail_on_error(&ctx, lines.next_line()?)?;
+                if shared.0 != lines.buffer_generation() {
+                    shared = (lines.buffer_generation(), Arc::new(lines.buffer().clone()));
+                }
+                Some(Text::from_utf8_lossy_in(&shared.1, range.start, range.end))
             })))
         });
         let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits, read);
@@ -462,6 +471,7 @@ impl Context {
         let read: ReadSplit<T> = decoded(|storage: &Storage, split: &FileSplit| {
             let mut out = Vec::new();
             for (i, line) in storage.read_split(split)?.enumerate() {
+                let line = line?;
                 if line.trim().is_empty() {
                     continue;
                 }

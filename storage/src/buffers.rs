@@ -1,18 +1,22 @@
 //! Recycled read buffers for local files.
 //!
-//! A split of a local file is read into memory an earlier split's read used, rather than
+//! A piece of a local file's split is read into memory an earlier read used, rather than
 //! into fresh pages: fresh pages must be zeroed by the kernel on first touch, and on
 //! word count that zeroing took a third of a core for the whole job (about 1 GB/s on these
 //! machines, against a copy from the page cache at several GB/s). A buffer comes back when
-//! the last `Bytes` sharing it is dropped, usually as its task ends.
+//! the last `Bytes` sharing it is dropped, usually as soon as the lines cut from it are.
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use bytes::Bytes;
 
-/// Most bytes kept in spare buffers between reads: two 32 MiB splits per worker of a small
-/// machine, a bounded amount of idle memory on a large one.
-const MAX_SPARE_BYTES: usize = 128 << 20;
+/// Most bytes kept in spare buffers between reads: a whole 32 MiB split's pieces for each of
+/// two tasks (long words kept in a task's table keep their pieces until its end), a bounded
+/// amount of idle memory on any machine.
+const MAX_SPARE_BYTES: usize = 64 << 20;
+
+/// New buffers' capacities are multiples of this.
+const GRAIN: usize = 64 << 10;
 
 /// Spare read buffers, shared by every read of one [`crate::Storage`].
 #[derive(Default)]
@@ -49,7 +53,9 @@ impl BufferPool {
                 buf.clear();
                 buf
             }
-            None => Vec::with_capacity(len),
+            // Rounded up, so that a later read a little longer (a chunk plus a longer carried
+            // line) still fits this buffer when it comes back.
+            None => Vec::with_capacity(len.next_multiple_of(GRAIN)),
         }
     }
 

@@ -4,8 +4,8 @@
 //! Underneath, requests are async `object_store` calls run on a small
 //! private tokio runtime (2 workers named `ember-io`; local-file reads go
 //! to its blocking pool). The exception is a split of a local file, which
-//! the calling thread reads itself, into a recycled buffer (see
-//! `buffers`). A call spawns its request onto that runtime and
+//! the calling thread reads itself, a piece at a time, into recycled
+//! buffers (see `buffers`). A call spawns its request onto that runtime and
 //! waits for it, so it works from any thread, many at a time; called from
 //! inside another async runtime it still works but blocks that runtime's
 //! worker for the duration, so async callers should use `spawn_blocking`.
@@ -152,24 +152,25 @@ impl Storage {
     /// in `[split.start, split.end)`, without `\n` and a trailing `\r`;
     /// see [`SplitLines`].
     ///
-    /// Cost: one ranged read of the split (plus one byte before it) held in
-    /// memory, and, when the last line runs past the split's end, reads of
-    /// 64 KiB and growing until its end. The returned iterator does no I/O.
-    /// A local file is read on the calling thread into memory an earlier
-    /// split's read used when one is free (so the kernel does not zero
-    /// fresh pages for it); it goes back for reuse when the last line or
-    /// slice sharing it is dropped.
+    /// Cost: the first read happens here, the rest as the lines are pulled. A local file is
+    /// read 1 MiB at a time on the calling thread, into memory an earlier read used when one
+    /// is free (so the kernel does not zero fresh pages for it); a buffer goes back for reuse
+    /// when the last line or slice sharing it is dropped. An object store's split is one
+    /// ranged read (plus one byte before it). When the last line runs past the split's end,
+    /// reads of 64 KiB and growing follow until its end. Memory: one piece of the split at a
+    /// time, and a line longer than a piece whole.
     ///
     /// # Errors
     /// [`StorageError::NotFound`] if the file is gone; [`StorageError::Io`]
-    /// if a read fails.
+    /// if the first read fails. Later reads fail through the lines.
     pub fn read_split(&self, split: &FileSplit) -> Result<SplitLines> {
-        self.read_split_with(split, TAIL_CHUNK)
+        self.read_split_with(split, lines::LOCAL_CHUNK, TAIL_CHUNK)
     }
 
-    /// [`Storage::read_split`] with the first tail read of `tail_chunk` bytes
-    /// (tests use tiny chunks to exercise the growth).
-    pub(crate) fn read_split_with(&self, split: &FileSplit, tail_chunk: u64) -> Result<SplitLines> {
+    /// [`Storage::read_split`] with reads of `local_chunk` bytes for a local file and a first
+    /// tail read of `tail_chunk` bytes (tests use tiny ones to exercise the carrying of lines
+    /// across reads and the tail's growth).
+    pub(crate) fn read_split_with(&self, split: &FileSplit, local_chunk: u64, tail_chunk: u64) -> Result<SplitLines> {
         let compression = Compression::from_name(&split.file.url);
         if !compression.is_splittable() {
             // A compressed file is one split (see `plan_splits`); a later
@@ -179,25 +180,33 @@ impl Storage {
             }
             return Ok(SplitLines::whole(self.read_file(&split.file)?));
         }
-        let url = &split.file.url;
+        let url = split.file.url.clone();
         if let Some(path) = split.file.location.local_path() {
             // Read on this thread, into recycled memory (see `buffers`).
+            let buffers = Arc::clone(&self.inner.buffers);
             let mut file = None;
-            return lines::fetch(split, tail_chunk, |range| {
+            let read = move |range: Range<u64>, carried: &[u8]| {
                 let file = match &mut file {
                     Some(file) => file,
-                    None => file.insert(std::fs::File::open(&path).map_err(|e| StorageError::local(url, e))?),
+                    None => file.insert(std::fs::File::open(&path).map_err(|e| StorageError::local(&url, e))?),
                 };
-                read_local_range(file, range, &self.inner.buffers).map_err(|e| StorageError::local(url, e))
-            });
+                read_local_range(file, range, carried, &buffers).map_err(|e| StorageError::local(&url, e))
+            };
+            return lines::fetch(split, local_chunk, tail_chunk, Box::new(read));
         }
         let store = self.store(&split.file.location)?;
-        lines::fetch(split, tail_chunk, |range| {
-            let (store, path, owned) = (Arc::clone(&store), split.file.location.path.clone(), url.clone());
-            self.run(url, async move {
+        let storage = self.clone();
+        let path = split.file.location.path.clone();
+        let read = move |range: Range<u64>, carried: &[u8]| {
+            let (store, path, owned) = (Arc::clone(&store), path.clone(), url.clone());
+            let piece = storage.run(&url, async move {
                 store.get_range(&path, range).await.map_err(|e| StorageError::from_store(&owned, e))
-            })
-        })
+            })?;
+            Ok(if carried.is_empty() { piece } else { Bytes::from([carried, &piece[..]].concat()) })
+        };
+        // The whole split in one request: object stores charge per request and answer slowly.
+        let whole_split = split.end.min(split.file.size).saturating_sub(split.start.saturating_sub(1));
+        lines::fetch(split, whole_split, tail_chunk, Box::new(read))
     }
 
     /// The whole content of `file`, decompressed by its extension (`.gz`,
@@ -355,13 +364,20 @@ impl fmt::Debug for Storage {
     }
 }
 
-/// `range` of the local `file`, read into a recycled buffer.
-fn read_local_range(file: &mut std::fs::File, range: Range<u64>, buffers: &Arc<BufferPool>) -> std::io::Result<Bytes> {
+/// `carried` followed by `range` of the local `file`, in a recycled buffer.
+fn read_local_range(
+    file: &mut std::fs::File,
+    range: Range<u64>,
+    carried: &[u8],
+    buffers: &Arc<BufferPool>,
+) -> std::io::Result<Bytes> {
     use std::io::{Read, Seek, SeekFrom};
     let len = usize::try_from(range.end - range.start).map_err(std::io::Error::other)?;
-    buffers.filled(len, |buf| {
+    buffers.filled(carried.len() + len, |buf| {
+        let (front, rest) = buf.split_at_mut(carried.len());
+        front.copy_from_slice(carried);
         file.seek(SeekFrom::Start(range.start))?;
-        file.read_exact(buf)
+        file.read_exact(rest)
     })
 }
 

@@ -22,8 +22,8 @@
 //!   each); [`object_file`] is the versioned, framed record file format.
 //! * [`plan_splits`] cuts files into [`FileSplit`]s with Hadoop's
 //!   arithmetic; [`Storage::read_split`] gives a split's lines as a
-//!   [`SplitLines`] iterator. Each line of a file belongs to exactly one
-//!   split, wherever the boundaries fall.
+//!   [`SplitLines`] iterator of `Result`s (it reads as it goes). Each line
+//!   of a file belongs to exactly one split, wherever the boundaries fall.
 //! * [`codec`] is the one place values become bytes (bincode 2, decoding
 //!   always under a size limit); [`codec::Records`] walks a buffer of
 //!   concatenated records without copying.
@@ -50,7 +50,9 @@
 //! assert_eq!(files.len(), 1);
 //! let mut lines = Vec::new();
 //! for split in plan_splits(&files, 3) {
-//!     lines.extend(storage.read_split(&split)?);
+//!     for line in storage.read_split(&split)? {
+//!         lines.push(line?);
+//!     }
 //! }
 //! assert_eq!(lines, ["to be", "or not", "to be"]);
 //!
@@ -79,7 +81,7 @@ mod url;
 pub use commit::{OutputJob, PartWriter};
 pub use error::{CodecError, Result, StorageError};
 pub use io::Storage;
-pub use lines::{Line, SplitLines};
+pub use lines::SplitLines;
 pub use listing::InputFile;
 pub use object_store;
 pub use options::StorageOptions;

@@ -16,10 +16,12 @@
 //! The last owned line may run past `e`: the reader keeps reading ranges
 //! past `e` (64 KiB, doubling) until its `\n` or the end of the file.
 //!
-//! All I/O happens up front in [`crate::Storage::read_split`]; [`SplitLines`] then walks the
-//! in-memory buffer with `memchr`, allocating one `String` per line, or, through
-//! [`SplitLines::next_line`] and [`SplitLines::next_shared`], handing out ranges or slices of
-//! the buffer without copying.
+//! The split is read a piece at a time as its lines are pulled: [`LOCAL_CHUNK`] bytes per
+//! read for local files (so a task holds a chunk, not its whole split, and reads it into
+//! memory the processor's cache still holds when the lines are scanned), the whole split in
+//! one ranged read for object stores (one request, not many). A line cut by the end of a
+//! piece is carried to the front of the next one, so every line lies whole in one buffer and
+//! [`SplitLines::next_line`] hands out ranges of it without copying.
 
 use std::ops::Range;
 
@@ -27,8 +29,16 @@ use bytes::Bytes;
 
 use crate::split::FileSplit;
 
+/// Bytes per read of a local file's split: large enough that the per-read cost vanishes,
+/// small enough to stay in a core's cache between the read and the scan of its lines.
+pub(crate) const LOCAL_CHUNK: u64 = 1 << 20;
+
 /// Largest single read past a split's end while finishing its last line.
 pub(crate) const MAX_TAIL_CHUNK: u64 = 8 << 20;
+
+/// Reads a byte range of the split's file into a new buffer that starts with the given
+/// carried bytes (the unfinished line of the previous buffer) and ends with the range.
+pub(crate) type ReadPiece = Box<dyn FnMut(Range<u64>, &[u8]) -> crate::Result<Bytes> + Send>;
 
 /// The lines of one split, in file order: see [`crate::Storage::read_split`].
 ///
@@ -37,115 +47,151 @@ pub(crate) const MAX_TAIL_CHUNK: u64 = 8 << 20;
 /// `\n`; a file ending in `\n` has no empty line after it. Bytes are decoded
 /// as UTF-8, invalid sequences replaced by U+FFFD.
 ///
-/// Holds the split's bytes in memory; iterating does no I/O and no copy of
-/// the buffer. `Send`, so it can move between threads.
+/// Reads the split as its lines are pulled, a piece at a time, so a read can fail midway:
+/// every way of pulling a line returns a `Result`, and after an error the reader ends.
+/// `Send`, so it can move between threads.
 pub struct SplitLines {
-    /// The split's bytes, from one byte before `start` (when `start > 0`)
-    /// to `end` or the end of the file, whichever is first.
+    /// Whole lines, possibly followed by the start of a line the next piece finishes.
     buf: Bytes,
-    /// Offset in `buf` of the next line's start; `>= buf.len()` when done.
+    /// File offset of `buf[0]`.
+    buf_offset: u64,
+    /// Offset in `buf` of the next line's start.
     pos: usize,
-    /// Bytes after `buf` up to (not including) the `\n` ending the last
-    /// owned line, or to the end of the file.
-    tail: Vec<u8>,
+    /// A line starting at this file offset or later belongs to the next split.
+    end: u64,
+    /// Counts the buffers so far: see [`SplitLines::buffer_generation`].
+    generation: u64,
+    /// How to read on; `None` when `buf` holds everything (a whole file, a finished split).
+    more: Option<More>,
+}
+
+/// The unread part of a split's file.
+struct More {
+    read: ReadPiece,
+    /// File offset of the next byte to read.
+    next: u64,
+    /// The file's size when it was listed: reading stops there.
+    size: u64,
+    /// Bytes per read up to the split's end.
+    chunk: u64,
+    /// Bytes of the next read past the split's end (doubling, up to [`MAX_TAIL_CHUNK`]).
+    tail_chunk: u64,
 }
 
 impl SplitLines {
     /// An iterator over no lines.
     fn empty() -> Self {
-        Self { buf: Bytes::new(), pos: 0, tail: Vec::new() }
+        Self::whole(Bytes::new())
     }
 
     /// The lines of a whole, already decoded file. Cost: O(1), no copy.
     pub(crate) fn whole(buf: Bytes) -> Self {
-        Self { buf, pos: 0, tail: Vec::new() }
+        Self { buf, buf_offset: 0, pos: 0, end: u64::MAX, generation: 0, more: None }
     }
-}
 
-impl SplitLines {
-    /// The next line as a buffer that shares the split's memory (no copy, no UTF-8 check),
-    /// with the same line rules as the `String` iterator: no `\n`, one trailing `\r`
-    /// removed. The one exception to sharing is a last line that runs past the split's end:
-    /// it is joined into a buffer of its own. Lines and strings can be mixed on one reader;
-    /// each line is returned once either way.
+    /// The next line as a range of [`SplitLines::buffer`], without its `\n` and one trailing
+    /// `\r`. The buffer changes when the reader moves to the next piece of the split (see
+    /// [`SplitLines::buffer_generation`]): take the range's bytes, or a clone of the buffer,
+    /// before pulling the next line. No copy, no UTF-8 check: for callers that cut many values
+    /// from one buffer (words) and decide what invalid UTF-8 means themselves.
     ///
-    /// This is the zero-copy path for element types that slice lines further (words) without
-    /// allocating; the caller decides what invalid UTF-8 means.
-    pub fn next_shared(&mut self) -> Option<Bytes> {
-        Some(match self.next_line()? {
-            Line::InBuffer(range) => self.buf.slice(range),
-            Line::Joined(joined) => joined,
-        })
+    /// # Errors
+    /// The error of a read that failed; the reader then ends.
+    pub fn next_line(&mut self) -> Option<crate::Result<Range<usize>>> {
+        Some(self.next_raw()?.map(|range| {
+            let stripped = range.end - usize::from(self.buf[range.clone()].ends_with(b"\r"));
+            range.start..stripped
+        }))
     }
 
-    /// The next line as a range of [`SplitLines::buffer`] (or, for a last line that runs past
-    /// the split's end, a buffer of its own), with the same line rules as the `String`
-    /// iterator. For callers that cut many values from the one buffer and want to share it
-    /// their own way; [`SplitLines::next_shared`] is the same line as a `Bytes` slice.
-    pub fn next_line(&mut self) -> Option<Line> {
-        let strip_cr = |bytes: &[u8]| bytes.len() - usize::from(bytes.ends_with(b"\r"));
-        Some(match self.next_raw()? {
-            RawLine::InBuffer(start, end) => Line::InBuffer(start..start + strip_cr(&self.buf[start..end])),
-            RawLine::Joined(mut joined) => {
-                joined.truncate(strip_cr(&joined));
-                Line::Joined(Bytes::from(joined))
-            }
-        })
+    /// The next line as a buffer that shares the split's memory: [`SplitLines::next_line`]'s
+    /// range, sliced. Lines, shared lines and strings can be mixed on one reader; each line is
+    /// returned once either way.
+    ///
+    /// # Errors
+    /// The error of a read that failed; the reader then ends.
+    pub fn next_shared(&mut self) -> Option<crate::Result<Bytes>> {
+        Some(self.next_line()?.map(|range| self.buf.slice(range)))
     }
 
-    /// The split's bytes the lines of [`SplitLines::next_line`] are ranges of. Cost: O(1).
+    /// The buffer the ranges of [`SplitLines::next_line`] index. Cost: O(1).
     pub fn buffer(&self) -> &Bytes {
         &self.buf
     }
 
-    /// Advances past the next line and says where its bytes are (`\r` not yet removed).
-    fn next_raw(&mut self) -> Option<RawLine> {
-        let start = self.pos;
-        let rest = self.buf.get(start..).filter(|r| !r.is_empty())?;
-        match memchr::memchr(b'\n', rest) {
-            Some(i) => {
-                self.pos += i + 1;
-                Some(RawLine::InBuffer(start, start + i))
+    /// Changes exactly when [`SplitLines::buffer`] does: a caller that shares the buffer (one
+    /// `Arc` for all the lines cut from it) knows when to take the new one.
+    pub fn buffer_generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Advances past the next line and says where it is in `buf` (`\r` not yet removed),
+    /// reading the next piece of the split when `buf` holds no whole line.
+    fn next_raw(&mut self) -> Option<crate::Result<Range<usize>>> {
+        loop {
+            if self.buf_offset + self.pos as u64 >= self.end {
+                // The line starting here is the next split's.
+                self.more = None;
+                return None;
             }
-            None => {
-                // The last owned line: it continues into the tail.
-                self.pos = self.buf.len();
-                if self.tail.is_empty() {
-                    Some(RawLine::InBuffer(start, self.buf.len()))
-                } else {
-                    let mut joined = Vec::with_capacity(rest.len() + self.tail.len());
-                    joined.extend_from_slice(rest);
-                    joined.extend_from_slice(&self.tail);
-                    Some(RawLine::Joined(joined))
+            let rest = &self.buf[self.pos..];
+            if let Some(i) = memchr::memchr(b'\n', rest) {
+                let start = self.pos;
+                self.pos += i + 1;
+                return Some(Ok(start..start + i));
+            }
+            match self.more.as_ref() {
+                Some(more) if more.next < more.size => {
+                    if let Err(err) = self.read_next() {
+                        self.more = None;
+                        self.pos = self.buf.len();
+                        self.end = 0;
+                        return Some(Err(err));
+                    }
+                }
+                _ => {
+                    // End of the file: what is left is its last line, with no `\n`.
+                    self.more = None;
+                    if rest.is_empty() {
+                        return None;
+                    }
+                    let start = self.pos;
+                    self.pos = self.buf.len();
+                    return Some(Ok(start..self.buf.len()));
                 }
             }
         }
     }
-}
 
-/// A line from [`SplitLines::next_line`], without its `\n` and one trailing `\r`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
-    /// This range of [`SplitLines::buffer`].
-    InBuffer(Range<usize>),
-    /// The split's last line, joined with the bytes read past the split's end.
-    Joined(Bytes),
-}
-
-/// Where a line's bytes are: a range of the split's buffer, or joined with the tail.
-enum RawLine {
-    InBuffer(usize, usize),
-    Joined(Vec<u8>),
+    /// Replaces `buf` with its unfinished line followed by the next piece of the file: a chunk
+    /// while inside the split, a growing tail read past its end.
+    fn read_next(&mut self) -> crate::Result<()> {
+        let more = self.more.as_mut().expect("called with more to read");
+        let len = if more.next < self.end {
+            more.chunk.min(self.end - more.next)
+        } else {
+            let len = more.tail_chunk;
+            more.tail_chunk = (len * 2).min(MAX_TAIL_CHUNK);
+            len
+        };
+        let range = more.next..(more.next + len.max(1)).min(more.size);
+        let carried = &self.buf[self.pos..];
+        let buf = (more.read)(range.clone(), carried)?;
+        debug_assert_eq!(buf.len() as u64, carried.len() as u64 + (range.end - range.start));
+        more.next = range.end;
+        self.buf_offset += self.pos as u64;
+        self.buf = buf;
+        self.pos = 0;
+        self.generation += 1;
+        Ok(())
+    }
 }
 
 impl Iterator for SplitLines {
-    type Item = String;
+    type Item = crate::Result<String>;
 
-    fn next(&mut self) -> Option<String> {
-        Some(match self.next_raw()? {
-            RawLine::InBuffer(start, end) => line_string(&self.buf[start..end]),
-            RawLine::Joined(joined) => line_string(&joined),
-        })
+    fn next(&mut self) -> Option<crate::Result<String>> {
+        Some(self.next_raw()?.map(|range| line_string(&self.buf[range])))
     }
 }
 
@@ -154,7 +200,8 @@ impl std::fmt::Debug for SplitLines {
         f.debug_struct("SplitLines")
             .field("buffered", &self.buf.len())
             .field("pos", &self.pos)
-            .field("tail", &self.tail.len())
+            .field("end", &self.end)
+            .field("next_read", &self.more.as_ref().map(|m| m.next))
             .finish()
     }
 }
@@ -169,21 +216,17 @@ fn line_string(bytes: &[u8]) -> String {
     }
 }
 
-/// Reads what `split` needs and returns its lines, with `read` reading a byte range of the
-/// split's file. `tail_chunk` is the size of the first read past the split's end (doubling up
-/// to [`MAX_TAIL_CHUNK`]).
+/// Starts reading `split`: reads its first piece (`chunk` bytes, or less at the split's end)
+/// and skips the line the previous split owns. `read` reads the split's file (see
+/// [`ReadPiece`]); `tail_chunk` is the size of the first read past the split's end.
 ///
 /// Reads never go past the file size recorded in the split's
 /// [`crate::InputFile`]; a file that changed since listing may read
 /// inconsistently, or fail with a range error if it shrank below the split.
 ///
 /// # Errors
-/// `read`'s error for the first failed read.
-pub(crate) fn fetch(
-    split: &FileSplit,
-    tail_chunk: u64,
-    mut read: impl FnMut(Range<u64>) -> crate::Result<Bytes>,
-) -> crate::Result<SplitLines> {
+/// `read`'s error for a failed read here; later reads fail through the lines.
+pub(crate) fn fetch(split: &FileSplit, chunk: u64, tail_chunk: u64, read: ReadPiece) -> crate::Result<SplitLines> {
     let size = split.file.size;
     let (start, end) = (split.start, split.end.min(size));
     if start >= end {
@@ -191,34 +234,24 @@ pub(crate) fn fetch(
     }
     // One byte before `start` says whether a line starts at `start`.
     let read_from = start.saturating_sub(1);
-    let buf = read(read_from..end)?;
-    let first = if start == 0 {
-        0
-    } else {
-        match buf.first() {
-            Some(b'\n') => 1,
-            Some(_) => memchr::memchr(b'\n', &buf[1..]).map_or(buf.len(), |i| i + 2),
-            None => buf.len(),
-        }
-    };
-    let mut lines = SplitLines { pos: first, tail: Vec::new(), buf };
-    let owns_a_line = first < lines.buf.len();
-    let last_line_open = lines.buf.last() != Some(&b'\n');
-    if owns_a_line && last_line_open {
-        let mut offset = read_from + lines.buf.len() as u64;
-        let mut chunk = tail_chunk.max(1);
-        while offset < size {
-            let piece = read(offset..(offset + chunk).min(size))?;
-            if piece.is_empty() {
+    let more = More { read, next: read_from, size, chunk: chunk.max(1), tail_chunk: tail_chunk.max(1) };
+    let mut lines =
+        SplitLines { buf: Bytes::new(), buf_offset: read_from, pos: 0, end, generation: 0, more: Some(more) };
+    lines.read_next()?;
+    if start > 0 {
+        // Skip to just past the first `\n` at or after `start - 1`: before it is the end of a
+        // line the previous split owns. None up to `end` means this split owns no line.
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &lines.buf[lines.pos..]) {
+                lines.pos += i + 1;
                 break;
             }
-            if let Some(i) = memchr::memchr(b'\n', &piece) {
-                lines.tail.extend_from_slice(&piece[..i]);
-                break;
+            lines.pos = lines.buf.len();
+            let next = lines.more.as_ref().map_or(size, |m| m.next);
+            if next >= end {
+                return Ok(SplitLines::empty());
             }
-            lines.tail.extend_from_slice(&piece);
-            offset += piece.len() as u64;
-            chunk = (chunk * 2).min(MAX_TAIL_CHUNK);
+            lines.read_next()?;
         }
     }
     Ok(lines)
@@ -252,30 +285,42 @@ mod tests {
         storage.list_inputs(path.to_str().unwrap()).unwrap().remove(0)
     }
 
-    /// The lines of splits of `size` bytes each (last one may reach past the file).
-    fn by_split_size(storage: &Storage, file: &InputFile, size: u64, tail: u64) -> Vec<String> {
+    /// The lines of splits of `size` bytes each (last one may reach past the file), read in
+    /// pieces of `chunk` bytes (local files) with tail reads from `tail` bytes.
+    fn by_split_size(storage: &Storage, file: &InputFile, size: u64, chunk: u64, tail: u64) -> Vec<String> {
         let mut out = Vec::new();
         let mut start = 0;
         while start < file.size.max(1) {
             let split = FileSplit::new(file.clone(), start, start + size);
-            out.extend(storage.read_split_with(&split, tail).unwrap());
+            let lines = storage.read_split_with(&split, chunk, tail).unwrap();
+            out.extend(lines.map(|line| line.unwrap()));
             start += size;
         }
         out
     }
 
     /// [`by_split_size`] through [`SplitLines::next_shared`], decoded the same way.
-    fn shared_by_split_size(storage: &Storage, file: &InputFile, size: u64, tail: u64) -> Vec<String> {
+    fn shared_by_split_size(storage: &Storage, file: &InputFile, size: u64, chunk: u64, tail: u64) -> Vec<String> {
         let mut out = Vec::new();
         let mut start = 0;
         while start < file.size.max(1) {
-            let mut lines = storage.read_split_with(&FileSplit::new(file.clone(), start, start + size), tail).unwrap();
+            let split = FileSplit::new(file.clone(), start, start + size);
+            let mut lines = storage.read_split_with(&split, chunk, tail).unwrap();
             while let Some(line) = lines.next_shared() {
-                out.push(String::from_utf8_lossy(&line).into_owned());
+                out.push(String::from_utf8_lossy(&line.unwrap()).into_owned());
             }
             start += size;
         }
         out
+    }
+
+    /// A reader over `content` in pieces of `chunk` bytes, as a local file's would be.
+    fn in_pieces(content: &'static [u8], chunk: u64) -> SplitLines {
+        let file = put_file(&Storage::new().unwrap(), "pieces", content);
+        let read = move |range: Range<u64>, carried: &[u8]| {
+            Ok(Bytes::from([carried, &content[range.start as usize..range.end as usize]].concat()))
+        };
+        fetch(&FileSplit::new(file, 0, content.len() as u64), chunk, 1, Box::new(read)).unwrap()
     }
 
     #[test]
@@ -287,36 +332,65 @@ mod tests {
     }
 
     #[test]
-    fn iterator_joins_the_last_line_with_its_tail() {
-        let mut lines = SplitLines { buf: Bytes::from_static(b"ab\ncd\r"), pos: 0, tail: b"ef\r".to_vec() };
-        assert_eq!(lines.next().as_deref(), Some("ab"));
-        assert_eq!(lines.next().as_deref(), Some("cd\ref"));
-        assert_eq!(lines.next(), None);
-        assert_eq!(lines.next(), None);
+    fn lines_cut_by_a_piece_boundary_come_whole() {
+        let mut lines = in_pieces(b"ab\ncd\r\nlonger line\r", 3);
+        assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("ab"));
+        assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("cd"));
+        assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("longer line"));
+        assert!(lines.next().is_none());
+        assert!(lines.next().is_none());
     }
 
     #[test]
-    fn shared_lines_follow_the_same_rules_and_share_the_buffer() {
-        let buf = Bytes::from_static(b"ab\r\n\ncd\r");
-        let mut lines = SplitLines { buf: buf.clone(), pos: 0, tail: b"ef\r".to_vec() };
-        let first = lines.next_shared().unwrap();
+    fn shared_lines_and_ranges_follow_the_same_rules_and_share_the_buffer() {
+        let mut lines = in_pieces(b"ab\r\n\ncd\ref\r", 1 << 10);
+        let buffer = lines.buffer().clone();
+        let first = lines.next_shared().unwrap().unwrap();
         assert_eq!(&first[..], b"ab");
-        assert_eq!(first.as_ptr(), buf.as_ptr(), "a line inside the buffer is a slice of it");
-        assert_eq!(lines.next().as_deref(), Some(""), "strings and shared lines mix");
-        assert_eq!(lines.next_shared().as_deref(), Some(&b"cd\ref"[..]));
-        assert_eq!(lines.next_shared(), None);
+        assert_eq!(first.as_ptr(), buffer.as_ptr(), "a line is a slice of the buffer");
+        assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some(""), "strings and shared lines mix");
+        assert_eq!(lines.next_line().map(Result::unwrap), Some(5..10), "one trailing \\r removed");
+        assert!(lines.next_line().is_none());
+        let mut whole = SplitLines::whole(Bytes::from_static(b"x\r"));
+        assert_eq!(whole.next_line().map(Result::unwrap), Some(0..1));
+        assert_eq!(&whole.buffer()[..1], b"x");
     }
 
     #[test]
-    fn line_ranges_follow_the_same_rules() {
-        let mut lines = SplitLines { buf: Bytes::from_static(b"ab\r\n\r\ncd\r"), pos: 0, tail: b"ef\r".to_vec() };
-        assert_eq!(lines.next_line(), Some(Line::InBuffer(0..2)));
-        assert_eq!(lines.next_line(), Some(Line::InBuffer(4..4)));
-        assert_eq!(lines.next_line(), Some(Line::Joined(Bytes::from_static(b"cd\ref"))));
-        assert_eq!(lines.next_line(), None);
-        let mut whole = SplitLines::whole(Bytes::from_static(b"x\r"));
-        assert_eq!(whole.next_line(), Some(Line::InBuffer(0..1)));
-        assert_eq!(&whole.buffer()[..1], b"x");
+    fn the_buffer_generation_moves_with_the_buffer() {
+        let mut lines = in_pieces(b"a\nb\nc\n", 2);
+        let mut seen = Vec::new();
+        while let Some(range) = lines.next_line() {
+            let range = range.unwrap();
+            seen.push((lines.buffer_generation(), lines.buffer().as_ptr(), lines.buffer()[range].to_vec()));
+        }
+        assert_eq!(seen.iter().map(|s| s.2.clone()).collect::<Vec<_>>(), [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        for pair in seen.windows(2) {
+            assert_eq!(pair[0].0 == pair[1].0, pair[0].1 == pair[1].1, "generation changes exactly with the buffer");
+        }
+        assert!(seen.first().unwrap().0 < seen.last().unwrap().0);
+    }
+
+    #[test]
+    fn a_failed_read_midway_is_an_error_and_ends_the_lines() {
+        let content = b"first\nsecond\nthird\n";
+        let file = put_file(&Storage::new().unwrap(), "failing", content);
+        let mut reads = 0;
+        let read = move |range: Range<u64>, carried: &[u8]| {
+            reads += 1;
+            if reads == 3 {
+                return Err(crate::StorageError::local(
+                    "memory://lines/failing",
+                    std::io::Error::other("disk on fire"),
+                ));
+            }
+            Ok(Bytes::from([carried, &content[range.start as usize..range.end as usize]].concat()))
+        };
+        let mut lines = fetch(&FileSplit::new(file, 0, content.len() as u64), 4, 1, Box::new(read)).unwrap();
+        assert_eq!(lines.next().unwrap().unwrap(), "first");
+        let err = lines.next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+        assert!(lines.next().is_none(), "nothing after the error");
     }
 
     #[test]
@@ -338,9 +412,10 @@ mod tests {
         let file = put_file(&storage, "long", content.as_bytes());
         for tail in [1, 3, 64, 1 << 16] {
             let first = FileSplit::new(file.clone(), 0, 4);
-            let got: Vec<String> = storage.read_split_with(&first, tail).unwrap().collect();
+            let got: Vec<String> =
+                storage.read_split_with(&first, 1 << 20, tail).unwrap().map(Result::unwrap).collect();
             assert_eq!(got, ["a", long.as_str()], "tail chunk {tail}");
-            assert_eq!(by_split_size(&storage, &file, 7, tail), reference(content.as_bytes()));
+            assert_eq!(by_split_size(&storage, &file, 7, 1 << 20, tail), reference(content.as_bytes()));
         }
     }
 
@@ -361,6 +436,7 @@ mod tests {
             ),
             final_newline in any::<bool>(),
             tail in 1u64..9,
+            chunk in 1u64..12,
         ) {
             let mut content = pieces.join("\n");
             if final_newline {
@@ -372,11 +448,11 @@ mod tests {
             let local = local_file(&storage, dir.path(), content.as_bytes());
             let expected = reference(content.as_bytes());
             for size in 1..=file.size + 1 {
-                prop_assert_eq!(&by_split_size(&storage, &local, size, tail), &expected,
-                    "local file, split size {}", size);
-                prop_assert_eq!(&by_split_size(&storage, &file, size, tail), &expected,
+                prop_assert_eq!(&by_split_size(&storage, &local, size, chunk, tail), &expected,
+                    "local file, split size {}, pieces of {}", size, chunk);
+                prop_assert_eq!(&by_split_size(&storage, &file, size, chunk, tail), &expected,
                     "split size {}", size);
-                prop_assert_eq!(&shared_by_split_size(&storage, &file, size, tail), &expected,
+                prop_assert_eq!(&shared_by_split_size(&storage, &local, size, chunk, tail), &expected,
                     "shared lines, split size {}", size);
             }
         }

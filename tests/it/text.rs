@@ -90,7 +90,28 @@ fn text_word_count_equals_plain_rust_on_a_zipf_corpus() -> TestResult {
     generate(&path, 3 << 20, &CorpusSpec { vocabulary: 50_000, ..CorpusSpec::default() })?;
     let expected = reference_counts(&std::fs::read(&path)?);
     let ctx = Context::local(2)?;
-    assert_eq!(text_word_count(&ctx, &path, 5)?, expected);
+    // One split read in three 1 MiB pieces (lines carried across each cut), and five splits.
+    for partitions in [1, 5] {
+        assert_eq!(text_word_count(&ctx, &path, partitions)?, expected, "{partitions} partitions");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_file_cut_short_after_listing_fails_the_job_and_names_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("shrinking.txt");
+    generate(&path, 3 << 20, &CorpusSpec::default())?;
+    let url = path.to_str().expect("a UTF-8 temp path");
+    let ctx = Context::local(1)?;
+    // Listed at 3 MiB: one split, read a piece at a time as its lines are pulled.
+    let texts = ctx.text_lines(url, 1)?;
+    let strings = ctx.text_file(url, 1)?;
+    std::fs::OpenOptions::new().write(true).open(&path)?.set_len(3 << 19)?;
+    for (reader, result) in [("text_lines", texts.count()), ("text_file", strings.count())] {
+        let err = result.expect_err("a short read fails the job rather than dropping lines").to_string();
+        assert!(err.contains("shrinking.txt"), "{reader}: {err}");
+    }
     Ok(())
 }
 

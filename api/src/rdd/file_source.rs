@@ -9,9 +9,23 @@ use ember_storage::{FileSplit, Storage, StorageError};
 use super::stream::fill;
 use super::{Compute, PartitionIter, PartitionStream};
 
-/// Opens one split as a stream of records; runs on a worker thread, once per task attempt.
+/// Opens one split as a stream of records; runs on a worker thread, once per task attempt. A
+/// reader that reads as it is pulled records a later failure on the task (`TaskContext::fail`)
+/// and ends its stream, so the task fails rather than losing records.
 pub(crate) type ReadSplit<T> =
-    Arc<dyn Fn(&Storage, &FileSplit) -> Result<PartitionIter<T>, StorageError> + Send + Sync>;
+    Arc<dyn Fn(&Storage, &FileSplit, &TaskContext) -> Result<PartitionIter<T>, StorageError> + Send + Sync>;
+
+/// `record`, or `None` once `record` is a read error, which is recorded on the task: for
+/// readers that read as they are pulled (see [`ReadSplit`]).
+pub(crate) fn fail_on_error<T>(ctx: &TaskContext, record: Result<T, StorageError>) -> Option<T> {
+    match record {
+        Ok(record) => Some(record),
+        Err(err) => {
+            ctx.fail(TaskFailure::error(err));
+            None
+        }
+    }
+}
 
 /// A reader that decodes a whole split up front (`read` returns every record), so a corrupt
 /// file fails the task before any record reaches the next operator. For formats that must be
@@ -19,7 +33,7 @@ pub(crate) type ReadSplit<T> =
 pub(crate) fn decoded<T: 'static>(
     read: impl Fn(&Storage, &FileSplit) -> Result<Vec<T>, StorageError> + Send + Sync + 'static,
 ) -> ReadSplit<T> {
-    Arc::new(move |storage, split| Ok(Box::new(read(storage, split)?.into_iter())))
+    Arc::new(move |storage, split, _| Ok(Box::new(read(storage, split)?.into_iter())))
 }
 
 /// One partition per [`FileSplit`]; each is read with `read` when computed.
@@ -56,7 +70,7 @@ impl<T: Send + Sync + 'static> LineageNode for FileSourceNode<T> {
 
 impl<T: Send + Sync + 'static> Compute<T> for FileSourceNode<T> {
     fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
-        let records = (self.read)(&self.storage, &self.splits[partition]).map_err(TaskFailure::error)?;
+        let records = (self.read)(&self.storage, &self.splits[partition], ctx).map_err(TaskFailure::error)?;
         Ok(Box::new(Counted { records, ctx: ctx.clone() }))
     }
 }
