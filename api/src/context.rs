@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::rdd::file_source::{FileSourceNode, ReadSplit, decoded, fail_on_error};
 use crate::rdd::parallelize::{ParallelCollectionNode, RangeNode};
 use crate::rdd::{PartitionIter, Rdd};
-use crate::text::Text;
+use crate::text::{SharedPiece, Text};
 
 /// The environment variable [`Context::from_env`] reads: `local`, `local[N]` or `local[*]`.
 pub const MASTER_ENV: &str = "EMBER_MASTER";
@@ -376,13 +376,13 @@ impl Context {
         let read: ReadSplit<Text> = Arc::new(|storage, split, ctx| {
             let mut lines = storage.read_split(split)?;
             let ctx = ctx.clone();
-            let mut shared = (lines.buffer_generation(), Arc::new(lines.buffer().clone()));
+            let mut piece = SharedPiece::of(&lines);
             Ok(Box::new(std::iter::from_fn(move || {
                 let range = fail_on_error(&ctx, lines.next_line()?)?;
-                if shared.0 != lines.buffer_generation() {
-                    shared = (lines.buffer_generation(), Arc::new(lines.buffer().clone()));
+                if piece.generation != lines.buffer_generation() {
+                    piece = SharedPiece::of(&lines);
                 }
-                Some(Text::from_utf8_lossy_in(&shared.1, range.start, range.end))
+                Some(piece.text(range))
             })))
         });
         let node = FileSourceNode::new(meta, self.inner.storage.clone(), splits, read);

@@ -1,6 +1,7 @@
 //! [`Text`]: an immutable UTF-8 string that is inline when short and otherwise a zero-copy
 //! slice of a shared buffer, the element type of [`crate::Context::text_lines`].
 
+mod pieces;
 mod serde_impls;
 mod words;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub(crate) use pieces::SharedPiece;
 pub use words::Words;
 
 /// The longest text kept inline, in bytes. 22 keeps a `Text` at 24 bytes (the size of the
@@ -233,6 +235,13 @@ impl Text {
             Ok(_) => Text::shared(buf, start, end),
             Err(_) => Text::from(String::from_utf8_lossy(bytes).into_owned()),
         }
+    }
+
+    /// `buf[start..end]`, which the caller has checked is valid UTF-8 (an earlier check of
+    /// a larger range of `buf`): [`Text::from_utf8_lossy_in`] without checking again.
+    pub(crate) fn from_valid_in(buf: &Arc<Bytes>, start: usize, end: usize) -> Self {
+        debug_assert!(std::str::from_utf8(&buf[start..end]).is_ok());
+        if end - start <= INLINE_CAPACITY { Text::inline(&buf[start..end]) } else { Text::shared(buf, start, end) }
     }
 
     /// Text from bytes known to be valid UTF-8.
