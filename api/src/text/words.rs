@@ -23,7 +23,9 @@ impl Words {
 impl Iterator for Words {
     type Item = Text;
 
-    #[inline]
+    // Forced inline: the caller's loop then writes each word straight into its batch instead
+    // of taking it back through memory (user time -1.5 % on word count, three measurements).
+    #[inline(always)]
     fn next(&mut self) -> Option<Text> {
         let (with_slack, end) = self.text.bytes_with_slack();
         let bytes = &with_slack[..end];
