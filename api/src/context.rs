@@ -298,7 +298,7 @@ impl Context {
     /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`.
     ///
     /// Files are split into byte ranges as Hadoop's `FileInputFormat` does: at least
-    /// `min_partitions` splits overall, at most 32 MiB each. A local file's split is read 1 MiB
+    /// `min_partitions` splits overall, at most 32 MiB each. A local file's split is read 64 KiB
     /// at a time as its lines are pulled; an object store's with one ranged read.
     /// A split yields every line that *starts* inside it, reading past its end to finish its
     /// last line, so no line is lost or read twice. `.gz` and `.zst` files are decompressed
@@ -337,7 +337,7 @@ impl Context {
     /// The lines of the files at `path`, exactly as [`Context::text_file`] reads them (same
     /// splits, same line rules, invalid UTF-8 replaced the same way), as zero-copy [`Text`]
     /// instead of `String`: each line shares the buffer its piece of the split was read into
-    /// (1 MiB of a local file, the whole split from an object store), and
+    /// (64 KiB of a local file, the whole split from an object store), and
     /// [`Text::words`] splits it into words that are inline or shared too. A pipeline over
     /// it, such as a word count, allocates nothing per line or per word.
     ///

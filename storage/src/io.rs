@@ -153,7 +153,7 @@ impl Storage {
     /// see [`SplitLines`].
     ///
     /// Cost: the first read happens here, the rest as the lines are pulled. A local file is
-    /// read 1 MiB at a time on the calling thread, into memory an earlier read used when one
+    /// read 64 KiB at a time on the calling thread, into memory an earlier read used when one
     /// is free (so the kernel does not zero fresh pages for it); a buffer goes back for reuse
     /// when the last line or slice sharing it is dropped. An object store's split is one
     /// ranged read (plus one byte before it). When the last line runs past the split's end,

@@ -29,9 +29,12 @@ use bytes::Bytes;
 
 use crate::split::FileSplit;
 
-/// Bytes per read of a local file's split: large enough that the per-read cost vanishes,
-/// small enough to stay in a core's cache between the read and the scan of its lines.
-pub(crate) const LOCAL_CHUNK: u64 = 1 << 20;
+/// Bytes per read of a local file's split: small enough that the piece is still in the
+/// core's nearest caches when its lines are scanned right after the read, large enough that
+/// the read's own cost (a system call) stays under 1 % of scanning it. Measured on word
+/// count (user time, one run of each, interleaved): 64 KiB 1.34 s, 128 KiB 1.38 s, 256 KiB
+/// 1.39 s, 1 MiB 1.43 s, and 4 MiB slower still.
+pub(crate) const LOCAL_CHUNK: u64 = 64 << 10;
 
 /// Largest single read past a split's end while finishing its last line.
 pub(crate) const MAX_TAIL_CHUNK: u64 = 8 << 20;

@@ -90,7 +90,7 @@ fn text_word_count_equals_plain_rust_on_a_zipf_corpus() -> TestResult {
     generate(&path, 3 << 20, &CorpusSpec { vocabulary: 50_000, ..CorpusSpec::default() })?;
     let expected = reference_counts(&std::fs::read(&path)?);
     let ctx = Context::local(2)?;
-    // One split read in three 1 MiB pieces (lines carried across each cut), and five splits.
+    // One split read in 48 pieces of 64 KiB (lines carried across each cut), and five splits.
     for partitions in [1, 5] {
         assert_eq!(text_word_count(&ctx, &path, partitions)?, expected, "{partitions} partitions");
     }
