@@ -73,7 +73,9 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// this path too; nothing past `end` is ever part of a word. `None` sends the caller to the
 /// general path (near the buffer's end, a long word, or a control byte that is not
 /// whitespace).
-#[inline]
+// Forced inline, as `Words::next` is: returned through memory, the word cost a stall per
+// call (user time -2.6 % inlined, two measurements).
+#[inline(always)]
 fn short_word_at(bytes: &[u8], start: usize, end: usize) -> Option<(Text, usize)> {
     let window: &[u8; 24] = bytes.get(start..start + 24)?.try_into().ok()?;
     let lane = |i: usize| u64::from_le_bytes(window[i * 8..i * 8 + 8].try_into().expect("an 8-byte lane of 24 bytes"));
