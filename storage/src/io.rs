@@ -186,7 +186,7 @@ impl Storage {
             let buffers = Arc::clone(&self.inner.buffers);
             let mut file = None;
             let read = move |range: Range<u64>, carried: &[u8]| {
-                let file = match &mut file {
+                let file = match &file {
                     Some(file) => file,
                     None => file.insert(std::fs::File::open(&path).map_err(|e| StorageError::local(&url, e))?),
                 };
@@ -366,18 +366,18 @@ impl fmt::Debug for Storage {
 
 /// `carried` followed by `range` of the local `file`, in a recycled buffer.
 fn read_local_range(
-    file: &mut std::fs::File,
+    file: &std::fs::File,
     range: Range<u64>,
     carried: &[u8],
     buffers: &Arc<BufferPool>,
 ) -> std::io::Result<Bytes> {
-    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::FileExt;
     let len = usize::try_from(range.end - range.start).map_err(std::io::Error::other)?;
     buffers.filled(carried.len() + len, |buf| {
         let (front, rest) = buf.split_at_mut(carried.len());
         front.copy_from_slice(carried);
-        file.seek(SeekFrom::Start(range.start))?;
-        file.read_exact(rest)
+        // Positioned: one system call per piece, no seek.
+        file.read_exact_at(rest, range.start)
     })
 }
 
