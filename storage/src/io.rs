@@ -199,9 +199,17 @@ impl Storage {
         let path = split.file.location.path.clone();
         let read = move |range: Range<u64>, carried: &[u8]| {
             let (store, path, owned) = (Arc::clone(&store), path.clone(), url.clone());
+            let wanted = range.end - range.start;
             let piece = storage.run(&url, async move {
                 store.get_range(&path, range).await.map_err(|e| StorageError::from_store(&owned, e))
             })?;
+            if piece.len() as u64 != wanted {
+                // Some stores answer a range past the end with what there is.
+                let short =
+                    format!("the object is shorter than when it was listed ({} of {wanted} bytes)", piece.len());
+                let source = object_store::Error::Generic { store: "object store", source: short.into() };
+                return Err(StorageError::io(&url, source));
+            }
             Ok(if carried.is_empty() { piece } else { Bytes::from([carried, &piece[..]].concat()) })
         };
         // The whole split in one request: object stores charge per request and answer slowly.

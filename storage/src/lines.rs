@@ -40,7 +40,8 @@ pub(crate) const LOCAL_CHUNK: u64 = 64 << 10;
 pub(crate) const MAX_TAIL_CHUNK: u64 = 8 << 20;
 
 /// Reads a byte range of the split's file into a new buffer that starts with the given
-/// carried bytes (the unfinished line of the previous buffer) and ends with the range.
+/// carried bytes (the unfinished line of the previous buffer) and ends with exactly the
+/// range's bytes; fewer (the file shrank since listing) must be an error.
 pub(crate) type ReadPiece = Box<dyn FnMut(Range<u64>, &[u8]) -> crate::Result<Bytes> + Send>;
 
 /// The lines of one split, in file order: see [`crate::Storage::read_split`].
@@ -179,8 +180,9 @@ impl SplitLines {
         };
         let range = more.next..(more.next + len.max(1)).min(more.size);
         let carried = &self.buf[self.pos..];
+        // `read` returns exactly what was asked for, or an error (a file cut short since it
+        // was listed fails here rather than losing lines).
         let buf = (more.read)(range.clone(), carried)?;
-        debug_assert_eq!(buf.len() as u64, carried.len() as u64 + (range.end - range.start));
         more.next = range.end;
         self.buf_offset += self.pos as u64;
         self.buf = buf;
@@ -405,6 +407,16 @@ mod tests {
         let err = storage.read_split(&FileSplit::new(file.clone(), 0, 4)).unwrap_err();
         assert!(err.is_not_found(), "{err}");
         assert!(err.to_string().contains(&file.url), "{err}");
+    }
+
+    #[test]
+    fn an_object_shorter_than_listed_is_an_error_not_fewer_lines() {
+        let storage = Storage::new().unwrap();
+        let file = put_file(&storage, "shrunk", b"first\nsecond\nthird\n");
+        storage.put("memory://lines/shrunk", Bytes::from_static(b"first\n")).unwrap();
+        let result = storage.read_split(&FileSplit::new(file.clone(), 0, file.size));
+        let err = result.and_then(|lines| lines.collect::<crate::Result<Vec<String>>>()).unwrap_err();
+        assert!(err.to_string().contains("memory://lines/shrunk"), "{err}");
     }
 
     #[test]
