@@ -370,9 +370,9 @@ impl Context {
         let meta = self.new_meta("text_lines", Location::caller());
         let files = self.inner.storage.list_inputs(path)?;
         let splits = plan_splits(&files, min_partitions);
-        // Each line is validated as it is read (a pass at memory speed over ASCII), so invalid
-        // UTF-8 is replaced exactly where `text_file` replaces it.
-        // Every long line shares the split's one buffer through one `Arc`: no allocation per line.
+        // Each piece's UTF-8 is checked once (`SharedPiece`); a line holding invalid UTF-8 is
+        // repaired alone, exactly as `text_file` repairs it. Every long line shares its piece's
+        // buffer through the piece's one `Arc`: no allocation per line.
         let read: ReadSplit<Text> = Arc::new(|storage, split, ctx| {
             let mut lines = storage.read_split(split)?;
             let ctx = ctx.clone();
