@@ -226,8 +226,8 @@ fn line_string(bytes: &[u8]) -> String {
 /// [`ReadPiece`]); `tail_chunk` is the size of the first read past the split's end.
 ///
 /// Reads never go past the file size recorded in the split's
-/// [`crate::InputFile`]; a file that changed since listing may read
-/// inconsistently, or fail with a range error if it shrank below the split.
+/// [`crate::InputFile`]; a file whose bytes changed since listing may read
+/// inconsistently, and one that shrank fails the read that comes up short.
 ///
 /// # Errors
 /// `read`'s error for a failed read here; later reads fail through the lines.

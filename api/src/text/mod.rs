@@ -231,8 +231,7 @@ impl Text {
     pub(crate) fn from_utf8_lossy_in(buf: &Arc<Bytes>, start: usize, end: usize) -> Self {
         let bytes = &buf[start..end];
         match std::str::from_utf8(bytes) {
-            Ok(_) if bytes.len() <= INLINE_CAPACITY => Text::inline(bytes),
-            Ok(_) => Text::shared(buf, start, end),
+            Ok(_) => Text::from_valid_in(buf, start, end),
             Err(_) => Text::from(String::from_utf8_lossy(bytes).into_owned()),
         }
     }
