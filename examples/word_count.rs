@@ -86,6 +86,6 @@ fn default_corpus() -> std::io::Result<String> {
     if !path.exists() {
         eprintln!("generating a 256 MiB corpus at {} (once)...", path.display());
     }
-    ember::corpus::ensure(&path, DEFAULT_CORPUS_BYTES)?;
+    ember_examples::corpus::ensure(&path, DEFAULT_CORPUS_BYTES)?;
     Ok(path.to_string_lossy().into_owned())
 }

@@ -12,7 +12,10 @@ use ember_engine::TaskContext;
 use ember_engine::accumulator::AccumulatorSink;
 use ember_engine::ids::AccumulatorId;
 
+use ember_storage::codec;
+
 use crate::context::Context;
+use crate::data::Data;
 
 /// How an accumulator combines values (Spark's `AccumulatorV2`): a zero, how a task adds one
 /// input, and how two partial values merge. `merge` must be associative and commutative,
@@ -41,8 +44,9 @@ use crate::context::Context;
 pub trait AccumulatorParam: Send + Sync + 'static {
     /// What tasks add.
     type In;
-    /// The accumulated value.
-    type Out: Clone + Send + 'static;
+    /// The accumulated value. A task's partial value travels to the driver encoded, as every
+    /// value crossing the executor seam does, so it is [`Data`].
+    type Out: Data;
     /// The identity of `merge`.
     fn zero(&self) -> Self::Out;
     /// Adds one input to a partial value.
@@ -81,7 +85,7 @@ param_ctor!(Sum, Max, Min, ListAcc, SetAcc);
 
 impl<T> AccumulatorParam for Sum<T>
 where
-    T: Copy + Default + std::ops::Add<Output = T> + Send + 'static,
+    T: Data + Copy + Default + std::ops::Add<Output = T>,
 {
     type In = T;
     type Out = T;
@@ -96,7 +100,7 @@ where
     }
 }
 
-impl<T: PartialOrd + Clone + Send + 'static> AccumulatorParam for Max<T> {
+impl<T: Data + PartialOrd> AccumulatorParam for Max<T> {
     type In = T;
     type Out = Option<T>;
     fn zero(&self) -> Option<T> {
@@ -114,7 +118,7 @@ impl<T: PartialOrd + Clone + Send + 'static> AccumulatorParam for Max<T> {
     }
 }
 
-impl<T: PartialOrd + Clone + Send + 'static> AccumulatorParam for Min<T> {
+impl<T: Data + PartialOrd> AccumulatorParam for Min<T> {
     type In = T;
     type Out = Option<T>;
     fn zero(&self) -> Option<T> {
@@ -132,7 +136,7 @@ impl<T: PartialOrd + Clone + Send + 'static> AccumulatorParam for Min<T> {
     }
 }
 
-impl<T: Clone + Send + 'static> AccumulatorParam for ListAcc<T> {
+impl<T: Data> AccumulatorParam for ListAcc<T> {
     type In = T;
     type Out = Vec<T>;
     fn zero(&self) -> Vec<T> {
@@ -146,7 +150,7 @@ impl<T: Clone + Send + 'static> AccumulatorParam for ListAcc<T> {
     }
 }
 
-impl<T: Clone + Eq + Hash + Send + 'static> AccumulatorParam for SetAcc<T> {
+impl<T: Data + Eq + Hash> AccumulatorParam for SetAcc<T> {
     type In = T;
     type Out = HashSet<T>;
     fn zero(&self) -> HashSet<T> {
@@ -192,12 +196,19 @@ struct DriverSide<P: AccumulatorParam> {
 }
 
 impl<P: AccumulatorParam> AccumulatorSink for DriverSide<P> {
-    fn merge(&self, update: Box<dyn Any + Send>) {
-        if let Ok(update) = update.downcast::<P::Out>() {
-            let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
-            self.param.merge(&mut value, *update);
-        }
+    fn merge(&self, update: &[u8]) -> Result<(), String> {
+        let update: P::Out = codec::decode(update)
+            .map_err(|e| format!("the update does not decode as {}: {e}", std::any::type_name::<P::Out>()))?;
+        let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        self.param.merge(&mut value, update);
+        Ok(())
     }
+}
+
+/// Encodes a task's partial value of `P` for the driver.
+fn encode_update<P: AccumulatorParam>(value: &(dyn Any + Send)) -> Result<Vec<u8>, String> {
+    let value = value.downcast_ref::<P::Out>().ok_or("the slot holds another accumulator's value")?;
+    codec::encode(value).map_err(|e| e.to_string())
 }
 
 impl<P: AccumulatorParam> Clone for Accumulator<P> {
@@ -211,7 +222,8 @@ impl<P: AccumulatorParam> Accumulator<P> {
         let id = ctx.engine().ids().accumulator();
         let value = Mutex::new(param.zero());
         let driver = Arc::new(DriverSide { param, value });
-        ctx.engine().accumulators().register(id, Arc::clone(&driver) as Arc<dyn AccumulatorSink>);
+        let sink: Arc<dyn AccumulatorSink> = Arc::clone(&driver) as Arc<dyn AccumulatorSink>;
+        ctx.engine().accumulators().register(id, &sink);
         Accumulator { id, driver }
     }
 
@@ -224,6 +236,7 @@ impl<P: AccumulatorParam> Accumulator<P> {
                 tc.accumulate(
                     self.id,
                     || Box::new(param.zero()),
+                    encode_update::<P>,
                     |slot| {
                         let acc = slot.downcast_mut::<P::Out>().expect("an accumulator's slot holds its own type");
                         param.add(acc, x);

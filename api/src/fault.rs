@@ -29,7 +29,7 @@ impl<'a> Faults<'a> {
     pub fn drop_cached<T: Data>(&self, rdd: &Rdd<T>, partitions: &[usize]) -> usize {
         let node = rdd.lineage_node().meta().id;
         self.ctx.engine().blocks().drop_blocks(|id| match id {
-            BlockId::Rdd { node: n, partition } => n == node && partitions.contains(&partition),
+            BlockId::Rdd { node: n, partition } => n == node && partitions.contains(&partition.index()),
         })
     }
 
@@ -46,7 +46,7 @@ impl<'a> Faults<'a> {
         let shuffle = nearest_shuffle(rdd.lineage_node())?;
         let store = &self.ctx.engine().shuffles().store;
         for &m in maps {
-            store.remove_map_output(shuffle, m);
+            store.remove_map_output(shuffle, ember_engine::ids::PartitionId::new(m));
         }
         Some(shuffle)
     }

@@ -36,42 +36,56 @@
 //!   partition, and narrow operations are fused so a partition streams through them.
 //! * A shuffle's output is kept while an RDD can reach it, so a second action on the same
 //!   reduced RDD reruns no map stage ([`Context::last_job`] shows skipped stages).
+//! * Every action has an async form (`count_async`, `collect_async`, ...) returning a
+//!   [`JobHandle`]: a future, a blocking [`wait`](JobHandle::wait), a
+//!   [`cancel`](JobHandle::cancel) and a [`progress`](JobHandle::progress) report. Many jobs
+//!   run at once on one context, from one thread or many; [`as_completed`] yields their
+//!   results as they finish; job groups cancel together ([`Context::set_job_group`]).
 //! * A panicking task is retried (4 attempts by default); a job that still fails returns an
-//!   [`Error`] naming the stage, partition, attempt and panic message, and the context stays
-//!   usable.
+//!   [`Error`] whose [`kind`](Error::kind) says what failed and whose message names the
+//!   stage, partition, attempt and panic message, and the context stays usable.
+//! * What happens is told as [`Event`]s to [`Listener`]s: a console progress bar on a
+//!   terminal, an event log ([`ContextBuilder::event_log`]), `tracing`, and your own
+//!   ([`Context::add_listener`]).
 //! * [`Rdd::lineage`] prints the lineage with its stage boundaries, like Spark's
 //!   `toDebugString`.
 
 pub mod accumulator;
-pub mod actions;
-mod approx;
+mod aggregator;
 pub mod broadcast;
 pub mod context;
-pub mod corpus;
 pub mod data;
 pub mod error;
 #[doc(hidden)]
 pub mod fault;
-pub mod pair;
+mod interrupt;
+mod job;
+mod ops;
 mod parquet_io;
 pub mod partitioner;
-mod pipe;
 pub mod prelude;
 pub mod rdd;
-mod sampling;
-mod sets;
 mod spill;
 pub mod stats;
+#[doc(hidden)]
+pub mod testing;
 pub mod text;
-mod tree;
+
+pub use ops::{actions, pair};
 
 pub use accumulator::{Accumulator, AccumulatorParam};
+#[doc(no_inline)]
 pub use actions::SaveMode;
 pub use broadcast::Broadcast;
 pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use ember_engine::StorageLevel;
-pub use error::{Error, Result};
+pub use ember_engine::events::{Event, JobResult, OperatorInfo, StageInfo, StageOutcome, TaskEndReason};
+pub use ember_engine::{JobProgress, Listener, StageProgress};
+pub use error::{Error, ErrorKind, Result};
+pub use interrupt::INTERRUPTED_EXIT_STATUS;
+pub use job::{AsCompleted, JobHandle, as_completed};
+#[doc(no_inline)]
 pub use pair::{CoGrouped, CoGrouped3, FullOuter};
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Compute, PartitionIter, Rdd};
@@ -86,9 +100,13 @@ pub struct ReadmeDoctests;
 /// The storage layer: URLs, listings, splits, object files and output commits.
 pub use ember_storage as storage;
 
-/// Engine types that appear in the API: job metrics, and what a custom [`Compute`] node needs.
+/// Engine types that appear in the API: ids, job metrics and progress, the event log's
+/// reader, and what a custom [`Compute`] node needs.
 pub mod engine {
-    pub use ember_engine::ids::{AccumulatorId, BroadcastId};
+    pub use ember_engine::events::log::{FORMAT_VERSION, LogHeader, read_event_log};
+    pub use ember_engine::ids::{
+        AccumulatorId, AttemptId, BroadcastId, JobId, NodeId, PartitionId, ShuffleId, StageId,
+    };
     pub use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
     pub use ember_engine::{
         JobMetrics, PartitionerDesc, PartitionerKind, StageMetrics, TaskContext, TaskFailure, TaskMetrics,

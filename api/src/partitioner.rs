@@ -6,7 +6,9 @@
 
 use std::hash::{Hash, Hasher};
 
+use ember_engine::lineage::LineageNode;
 use ember_engine::{PartitionerDesc, PartitionerKind};
+use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 /// Maps keys to partitions `0..num_partitions()`. Implement it to control placement; two
@@ -144,6 +146,89 @@ impl<K: Ord + Serialize + Send + Sync + 'static> Partitioner<K> for RangePartiti
     }
 }
 
+/// How many keys each of `parents` partitions samples to place range bounds for `n`
+/// partitions (Spark's `RangePartitioner`): about 20 keys per output partition, at most a
+/// million in all, over-sampled three times and shared out evenly.
+pub(crate) fn range_sample_per_partition(n: usize, parents: usize) -> usize {
+    let sample_size = (20 * n).min(1_000_000);
+    (3 * sample_size).div_ceil(parents)
+}
+
+/// A reservoir sample of up to `size` of the `keys` of map partition `partition` (seeded by
+/// the partition, so it is the same on every run), with how many keys there were.
+pub(crate) fn sample_keys<K>(partition: usize, keys: impl Iterator<Item = K>, size: usize) -> (usize, Vec<K>) {
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(0x5eed_0000 + partition as u64);
+    let mut reservoir: Vec<K> = Vec::with_capacity(size);
+    let mut seen = 0usize;
+    for key in keys {
+        seen += 1;
+        if reservoir.len() < size {
+            reservoir.push(key);
+        } else {
+            let slot = rng.random_range(0..seen);
+            if slot < size {
+                reservoir[slot] = key;
+            }
+        }
+    }
+    (seen, reservoir)
+}
+
+/// Range bounds for `n` partitions from a weighted sample of the keys (Spark's
+/// `RangePartitioner`): each partition's `(keys seen, sampled keys)` from [`sample_keys`],
+/// every sampled key weighted by how many keys its partition had per sampled key. The bounds
+/// are strictly increasing and at most `n - 1` (`n` is at least 2).
+pub(crate) fn range_bounds<K: Ord>(samples: Vec<(usize, Vec<K>)>, n: usize) -> Vec<K> {
+    let mut weighted: Vec<(K, f64)> = Vec::new();
+    for (seen, reservoir) in samples {
+        if reservoir.is_empty() {
+            continue;
+        }
+        let weight = seen as f64 / reservoir.len() as f64;
+        weighted.extend(reservoir.into_iter().map(|k| (k, weight)));
+    }
+    weighted.sort_by(|a, b| a.0.cmp(&b.0));
+    let total: f64 = weighted.iter().map(|(_, w)| w).sum();
+    let step = total / n as f64;
+    let mut bounds: Vec<K> = Vec::with_capacity(n - 1);
+    let (mut cumulative, mut target) = (0.0, step);
+    for (key, weight) in weighted {
+        if bounds.len() == n - 1 {
+            break;
+        }
+        cumulative += weight;
+        if cumulative >= target && bounds.last().is_none_or(|last| *last < key) {
+            bounds.push(key);
+            target += step;
+        }
+    }
+    bounds
+}
+
+/// The partitioner a shuffle of `inputs` uses when the operation is given none: `partitions`
+/// if given; otherwise the hash partitioner of an input (the largest, when several have
+/// one), so that input needs no reshuffle; otherwise `default_parallelism` (the context's),
+/// or the largest partition count among the inputs (Spark's `defaultPartitioner`). The one
+/// place this choice is made, for one input (`reduce_by_key`, `group_by_key`, ...) and for
+/// several (`cogroup`, the joins, `intersection`).
+pub(crate) fn default_partitioner(
+    inputs: &[&dyn LineageNode],
+    partitions: Option<usize>,
+    default_parallelism: Option<usize>,
+) -> HashPartitioner {
+    if let Some(n) = partitions {
+        return HashPartitioner::new(n);
+    }
+    let hashed = inputs
+        .iter()
+        .filter_map(|input| input.partitioner())
+        .filter(|d| d.kind == PartitionerKind::Hash)
+        .map(|d| d.num_partitions)
+        .max();
+    let largest = inputs.iter().map(|input| input.num_partitions()).max().unwrap_or(0);
+    HashPartitioner::new(hashed.or(default_parallelism).unwrap_or(largest).max(1))
+}
+
 /// xxh3-64 of the bytes `key`'s `Hash` impl writes: the same on every process and release
 /// (for a given platform endianness).
 pub fn stable_hash<K: Hash + ?Sized>(key: &K) -> u64 {
@@ -274,6 +359,17 @@ mod tests {
         for k in 0..1000u32 {
             assert!(Partitioner::<u32>::partition(&p, &k) < 7);
         }
+    }
+
+    #[test]
+    fn range_bounds_split_a_sample_evenly() {
+        let (seen, all) = sample_keys(0, 0..100, 1000);
+        assert_eq!((seen, all.len()), (100, 100));
+        assert_eq!(range_bounds(vec![(seen, all)], 4), vec![24, 49, 74]);
+        // A partition sampled at one key in ten weighs ten times as much per key.
+        let (seen, some) = sample_keys(1, 0..1000, 100);
+        assert_eq!((seen, some.len()), (1000, 100));
+        assert_eq!(range_bounds(vec![(seen, some), (10, (0..10).collect())], 2).len(), 1);
     }
 
     #[test]

@@ -59,7 +59,8 @@ fn partitioning(c: &mut Criterion) {
 fn lines(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("corpus.txt");
-    let bytes = ember::corpus::generate(&path, 32 << 20, &ember::corpus::CorpusSpec::default()).expect("corpus");
+    let bytes = ember_examples::corpus::generate(&path, 32 << 20, &ember_examples::corpus::CorpusSpec::default())
+        .expect("corpus");
     let ctx = Context::local(2).expect("context");
     let path = path.to_string_lossy().into_owned();
     let mut group = c.benchmark_group("text_file");

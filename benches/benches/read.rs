@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(()); // `cargo test --benches` probes harness-less benches this way
     }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ember-data/corpus-256m.txt");
-    ember::corpus::ensure(&path, CORPUS_BYTES)?;
+    ember_examples::corpus::ensure(&path, CORPUS_BYTES)?;
     let bytes = std::fs::metadata(&path)?.len();
     let url = path.to_str().ok_or("corpus path is not UTF-8")?;
 

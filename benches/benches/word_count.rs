@@ -35,7 +35,7 @@ fn main() {
     let target = workspace.join("target");
     let corpus = target.join("ember-data/corpus-256m.txt");
     eprintln!("preparing the 256 MiB corpus at {} ...", corpus.display());
-    ember::corpus::ensure(&corpus, CORPUS_BYTES).expect("corpus generation");
+    ember_examples::corpus::ensure(&corpus, CORPUS_BYTES).expect("corpus generation");
     let corpus_bytes = std::fs::metadata(&corpus).expect("corpus exists").len();
     // Warm the page cache so the first measured run is not the only one reading from disk.
     std::fs::read(&corpus).expect("corpus readable");

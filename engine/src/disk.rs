@@ -35,6 +35,14 @@ impl LocalDisk {
         let file = File::options().read(true).write(true).create_new(true).open(&path)?;
         Ok((SpillFile { path }, file))
     }
+
+    /// How many files the directory holds now (0 before it exists): for leak checks.
+    pub fn file_count(&self) -> usize {
+        match self.dir.get() {
+            Some(Ok(dir)) => std::fs::read_dir(dir.path()).map_or(0, Iterator::count),
+            _ => 0,
+        }
+    }
 }
 
 /// A file in the scratch directory, deleted when dropped. Share it with `Arc` to keep it

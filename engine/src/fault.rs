@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::ids::{JobId, StageId};
+use crate::ids::{AttemptId, JobId, PartitionId, StageId};
 
 /// The attempt a fault predicate is asked about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,9 +16,9 @@ pub struct AttemptInfo {
     /// Whether the stage is the job's result stage (otherwise it writes shuffle output).
     pub result_stage: bool,
     /// The partition.
-    pub partition: usize,
+    pub partition: PartitionId,
     /// The attempt, counting from 0.
-    pub attempt: u32,
+    pub attempt: AttemptId,
 }
 
 /// Decides whether an attempt fails.

@@ -1,7 +1,7 @@
 //! `ember-engine`: Ember's untyped execution engine.
 //!
-//! It must not know element types: records cross into it as type-erased values
-//! (`Box<dyn Any + Send>` results) or as encoded bytes (shuffle buckets). The typed
+//! It must not know element types: records cross into it as encoded bytes (task results,
+//! accumulator updates, shuffle buckets) or as type-erased cached blocks. The typed
 //! programming model lives in the `ember` crate, bytes at rest in `ember-storage`.
 //!
 //! # How an action runs
@@ -18,9 +18,13 @@
 //! * [`lineage`]: the [`lineage::LineageNode`] trait and [`lineage::Dependency`]: narrow
 //!   dependencies keep partitions within one stage, shuffle dependencies cut stages.
 //! * [`plan`]: a pure function from the final node to the stage DAG.
-//! * [`scheduler`]: runs stages in dependency order, skips map stages whose outputs exist,
-//!   retries failed attempts, reruns lost map outputs; its module docs are the essay.
-//! * [`executor`]: the local thread pool and the attempt runner (panics become data).
+//! * [`scheduler`]: one per context, on its own thread: every job, the stages they share,
+//!   task slots, retries, resubmission of lost map outputs, cancellation; a pure state
+//!   machine whose module docs are the essay and the reviewer's checklist.
+//! * [`executor`]: the seam only ids and bytes cross, the local thread pool, the serializing
+//!   backend and the attempt runner (panics become data).
+//! * [`events`]: the typed events the scheduler emits, the listener bus, the event log and
+//!   the console progress bar.
 //! * [`shuffle`]: where buckets live between stages, behind a trait.
 //! * [`memory`] and [`disk`]: the memory budget (storage half, execution half shared by the
 //!   running tasks) and the scratch directory that what does not fit spills to.
@@ -34,6 +38,7 @@ pub mod config;
 pub mod context;
 pub mod disk;
 pub mod error;
+pub mod events;
 pub mod executor;
 pub mod fault;
 pub mod ids;
@@ -48,9 +53,10 @@ mod test_support;
 
 pub use block::StorageLevel;
 pub use config::EngineConfig;
-pub use context::EngineContext;
-pub use error::{BoxError, JobError, TaskFailure};
+pub use context::{BackendKind, EngineContext, EngineSetup};
+pub use error::{BoxError, JobError, JobErrorKind, RemoteError, TaskFailure};
+pub use events::{Event, Listener};
 pub use executor::ResultFn;
 pub use lineage::{Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, PartitionerKind};
-pub use scheduler::{JobMetrics, StageMetrics};
+pub use scheduler::{JobMetrics, JobProgress, RunningJob, StageMetrics, StageProgress};
 pub use task::{TaskContext, TaskMetrics};

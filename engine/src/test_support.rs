@@ -2,11 +2,11 @@
 //! computed, writers that fail the test if run, and a builder with its own id generator.
 
 use std::panic::Location;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
 
 use crate::error::TaskFailure;
-use crate::ids::{IdGen, ShuffleId};
+use crate::ids::{IdGen, PartitionId, ShuffleId};
 use crate::lineage::{
     Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, PartitionerKind, ShuffleDependency,
 };
@@ -41,7 +41,7 @@ impl LineageNode for FakeNode {
 pub(crate) struct NeverWriter;
 
 impl MapOutputWriter for NeverWriter {
-    fn write(&self, map: usize, _ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
+    fn write(&self, map: PartitionId, _ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
         panic!("map task {map} ran: planning and scheduling must never compute anything")
     }
 }
@@ -78,13 +78,7 @@ impl Lineage {
     /// A shuffle of `parent` into `partitions` reduce partitions (not yet attached to a node).
     pub(crate) fn shuffle_dep(&self, parent: &Arc<dyn LineageNode>, partitions: usize) -> Arc<ShuffleDependency> {
         let desc = PartitionerDesc { kind: PartitionerKind::Hash, num_partitions: partitions };
-        Arc::new(ShuffleDependency::new(
-            self.ids.shuffle(),
-            Arc::clone(parent),
-            desc,
-            Arc::new(NeverWriter),
-            Weak::new(),
-        ))
+        Arc::new(ShuffleDependency::new(self.ids.shuffle(), Arc::clone(parent), desc, Arc::new(NeverWriter), None))
     }
 
     /// The reduce side of `dep`.

@@ -1,5 +1,8 @@
 //! Shared pieces of the runnable Ember programs in this package's examples (listed in
-//! `examples/README.md`), also used by the benchmarks so both measure the same pipeline.
+//! `examples/README.md`), also used by the benchmarks so both measure the same pipeline:
+//! PageRank, and the synthetic text corpus ([`corpus`]) the word count runs on.
+
+pub mod corpus;
 
 use ember::prelude::*;
 

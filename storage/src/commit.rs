@@ -4,25 +4,25 @@
 //! stores:
 //!
 //! ```text
-//! <out>/_temporary/attempt_00003_1/part-00003   write_part(3, attempt 1)
-//! <out>/_temporary/attempt_00003_2/part-00003   write_part(3, attempt 2)  <- recorded for 3
-//!                       commit(n)
-//! <out>/part-00000 .. part-<n-1>                 one recorded attempt per partition
+//! <out>/_temporary/attempt_00003_1/part-00003   write_part(3, attempt 1) -> PartCommit
+//! <out>/_temporary/attempt_00003_2/part-00003   write_part(3, attempt 2) -> PartCommit  <- accepted
+//!                       commit(n, accepted messages)
+//! <out>/part-00000 .. part-<n-1>                 one accepted attempt per partition
 //! <out>/_SUCCESS                                 written last: the output is complete
 //! <out>/_temporary                               deleted
 //! ```
 //!
-//! Readers skip `_`-names (see [`crate::Storage::list_inputs`]) and treat
-//! an output without `_SUCCESS` as incomplete, so they never see half an
-//! output; a retried or speculative task never duplicates rows, because
-//! exactly one attempt per partition is moved into place.
-
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+//! A task writes its attempt's file and returns a [`PartCommit`] message (serde data, so it
+//! travels from any executor in the task's result); the driver commits exactly the attempts
+//! whose messages the scheduler accepted (Spark's `OutputCommitCoordinator`), so a retried or
+//! speculative task never duplicates rows and the committed part is the one whose result and
+//! accumulators counted. Readers skip `_`-names (see [`crate::Storage::list_inputs`]) and
+//! treat an output without `_SUCCESS` as incomplete, so they never see half an output.
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StorageError};
 use crate::io::Storage;
@@ -45,16 +45,27 @@ const UPLOAD_CONCURRENCY: usize = 4;
 /// all at once. Created by [`Storage::create_output`].
 ///
 /// `Send + Sync`: tasks share it through an `Arc` and call
-/// [`OutputJob::write_part`] concurrently; the driver calls
-/// [`OutputJob::commit`] or [`OutputJob::abort`] once, after the tasks.
+/// [`OutputJob::write_part`] or [`OutputJob::part_writer`] concurrently, each
+/// getting a [`PartCommit`]; the driver calls [`OutputJob::commit`] with the
+/// accepted messages, or [`OutputJob::abort`], once, after the tasks.
 /// Dropping it without either leaves `_temporary` in place (and no
 /// visible output).
 pub struct OutputJob {
     storage: Storage,
     url: String,
     root: Location,
-    /// Partition -> the attempt whose part file will be committed.
-    recorded: Mutex<HashMap<usize, usize>>,
+}
+
+/// What a task attempt that wrote its part tells the driver: which attempt of which
+/// partition, and how many bytes. Plain data: it travels in the task's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartCommit {
+    /// The partition.
+    pub partition: u64,
+    /// The attempt that wrote it.
+    pub attempt: u64,
+    /// The part's size in bytes.
+    pub bytes: u64,
 }
 
 /// The file name of partition `partition`: `part-NNNNN` (at least 5 digits).
@@ -89,7 +100,7 @@ impl OutputJob {
             tracing::info!(url, "overwriting existing output");
             storage.delete_all(&root, url)?;
         }
-        Ok(Self { storage: storage.clone(), url: root.url(), root, recorded: Mutex::new(HashMap::new()) })
+        Ok(Self { storage: storage.clone(), url: root.url(), root })
     }
 
     /// The output's display URL (`file:///…`, `memory://…`). Cost: O(1).
@@ -98,16 +109,16 @@ impl OutputJob {
     }
 
     /// Writes the whole content of one task attempt's part to
-    /// `<out>/_temporary/attempt_<PPPPP>_<attempt>/part-<PPPPP>` and records
-    /// that attempt as the one to commit for `partition` (the latest
-    /// successful call for a partition wins).
+    /// `<out>/_temporary/attempt_<PPPPP>_<attempt>/part-<PPPPP>` and returns the
+    /// message that commits it.
     ///
     /// Called once per successful attempt, at its end. Cost: one put of
     /// `bytes` (no copy); local parents are created.
     ///
     /// # Errors
-    /// [`StorageError::Io`] if the write fails; nothing is recorded then.
-    pub fn write_part(&self, partition: usize, attempt: usize, bytes: Bytes) -> Result<()> {
+    /// [`StorageError::Io`] if the write fails.
+    pub fn write_part(&self, partition: usize, attempt: usize, bytes: Bytes) -> Result<PartCommit> {
+        let size = bytes.len() as u64;
         let location = self.attempt_file(partition, attempt);
         let store = self.storage.store(&location)?;
         let url = location.url();
@@ -119,16 +130,15 @@ impl OutputJob {
                 .map(|_| ())
                 .map_err(|e| StorageError::io(&owned, e))
         })?;
-        self.lock().insert(partition, attempt);
-        Ok(())
+        Ok(PartCommit { partition: partition as u64, attempt: attempt as u64, bytes: size })
     }
 
     /// A streaming writer for one task attempt's part, for parts too large to hold in memory:
     /// bytes written to it go to the same attempt file as [`OutputJob::write_part`], through
     /// one put if the part stays under [`PART_CHUNK`] bytes, otherwise through a multipart
     /// upload of [`PART_CHUNK`]-byte chunks, a few in flight at once (bounded memory).
-    /// [`PartWriter::finish`] completes the upload and records the attempt; dropping the
-    /// writer unfinished aborts the upload and records nothing.
+    /// [`PartWriter::finish`] completes the upload and returns the attempt's
+    /// [`PartCommit`]; dropping the writer unfinished aborts the upload.
     ///
     /// # Errors
     /// [`StorageError::StoreConfig`] if the output's store cannot be set up.
@@ -149,32 +159,37 @@ impl OutputJob {
         })
     }
 
-    /// Moves, for each partition `0..num_partitions`, its recorded attempt's
-    /// file to `<out>/part-NNNNN`, then writes an empty `<out>/_SUCCESS`,
-    /// then deletes `<out>/_temporary` (with the files of attempts that
-    /// were not recorded).
+    /// Moves, for each partition `0..num_partitions`, the file of the attempt
+    /// `parts` names for it (the first message of a partition wins) to
+    /// `<out>/part-NNNNN`, then writes an empty `<out>/_SUCCESS`, then deletes
+    /// `<out>/_temporary` (with the files of attempts not named).
     ///
     /// Cost: one rename per partition (up to 16 at once; on stores without
     /// rename, a copy and a delete), one put, one recursive delete.
     ///
     /// # Errors
     /// [`StorageError::MissingPart`] naming the first partition without a
-    /// recorded attempt (checked before anything moves);
+    /// message (checked before anything moves);
     /// [`StorageError::Io`] if a move or the `_SUCCESS` write fails (the
     /// output then has no `_SUCCESS`). Failing to delete `_temporary` after
     /// `_SUCCESS` is written is only logged: the output is complete.
-    pub fn commit(&self, num_partitions: usize) -> Result<()> {
-        let moves = {
-            let recorded = self.lock();
-            (0..num_partitions)
-                .map(|partition| match recorded.get(&partition) {
-                    Some(&attempt) => {
-                        Ok((self.attempt_file(partition, attempt), self.root.child(&part_name(partition))))
-                    }
-                    None => Err(StorageError::MissingPart { url: self.url.clone(), partition }),
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
+    pub fn commit(&self, num_partitions: usize, parts: &[PartCommit]) -> Result<()> {
+        let mut accepted: Vec<Option<usize>> = vec![None; num_partitions];
+        for part in parts {
+            if let Some(slot) = usize::try_from(part.partition).ok().and_then(|p| accepted.get_mut(p))
+                && slot.is_none()
+            {
+                *slot = usize::try_from(part.attempt).ok();
+            }
+        }
+        let moves = accepted
+            .iter()
+            .enumerate()
+            .map(|(partition, attempt)| match attempt {
+                Some(attempt) => Ok((self.attempt_file(partition, *attempt), self.root.child(&part_name(partition)))),
+                None => Err(StorageError::MissingPart { url: self.url.clone(), partition }),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let store = self.storage.store(&self.root)?;
         let success = self.root.child(SUCCESS);
         let url = self.url.clone();
@@ -196,7 +211,6 @@ impl OutputJob {
             Ok(())
         })?;
         self.clean_temporary();
-        self.lock().clear();
         Ok(())
     }
 
@@ -204,7 +218,6 @@ impl OutputJob {
     /// are logged); visible output stays absent. Cost: one recursive delete.
     pub fn abort(&self) {
         self.clean_temporary();
-        self.lock().clear();
     }
 
     /// `<out>/_temporary/attempt_<PPPPP>_<attempt>/part-<PPPPP>`.
@@ -218,12 +231,6 @@ impl OutputJob {
         if let Err(error) = self.storage.delete_all(&temporary, &url) {
             tracing::warn!(%error, url, "could not delete the temporary output");
         }
-    }
-
-    /// The recorded attempts. A poisoned lock only means another thread
-    /// panicked between two map operations, which leave the map consistent.
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, usize>> {
-        self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -250,12 +257,12 @@ impl PartWriter<'_> {
         self.written
     }
 
-    /// Uploads what is left, completes the object and records this attempt for its
-    /// partition, as [`OutputJob::write_part`] does. Returns the part's size in bytes.
+    /// Uploads what is left, completes the object and returns the message that commits this
+    /// attempt, as [`OutputJob::write_part`] does.
     ///
     /// # Errors
-    /// [`StorageError::Io`] if an upload fails; nothing is recorded then.
-    pub fn finish(mut self) -> Result<u64> {
+    /// [`StorageError::Io`] if an upload fails.
+    pub fn finish(mut self) -> Result<PartCommit> {
         let buf = Bytes::from(std::mem::take(&mut self.buf));
         let owned = self.url.clone();
         match self.upload.take() {
@@ -273,8 +280,7 @@ impl PartWriter<'_> {
                 })?;
             }
         }
-        self.job.lock().insert(self.partition, self.attempt);
-        Ok(self.written)
+        Ok(PartCommit { partition: self.partition as u64, attempt: self.attempt as u64, bytes: self.written })
     }
 
     /// Sends the full buffer as the next chunk, starting the multipart upload if needed.
@@ -342,7 +348,7 @@ impl std::fmt::Debug for PartWriter<'_> {
 
 impl std::fmt::Debug for OutputJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutputJob").field("url", &self.url).field("recorded", &self.lock().len()).finish()
+        f.debug_struct("OutputJob").field("url", &self.url).finish()
     }
 }
 
@@ -376,19 +382,20 @@ mod tests {
         for _ in 0..(PART_CHUNK * 2 + 1000) / line.len() {
             big.write_all(line).unwrap();
         }
-        let size = big.finish().unwrap();
-        assert!(size > 2 * PART_CHUNK as u64);
+        let first = big.finish().unwrap();
+        assert!(first.bytes > 2 * PART_CHUNK as u64);
         let mut small = job.part_writer(1, 3).unwrap();
         small.write_all(b"tiny\n").unwrap();
-        assert_eq!(small.finish().unwrap(), 5);
-        // An unfinished writer records nothing.
+        let second = small.finish().unwrap();
+        assert_eq!(second, PartCommit { partition: 1, attempt: 3, bytes: 5 });
+        // An unfinished writer leaves nothing to commit.
         let mut dropped = job.part_writer(2, 0).unwrap();
         dropped.write_all(&vec![b'x'; PART_CHUNK + 1]).unwrap();
         drop(dropped);
-        assert!(matches!(job.commit(3), Err(StorageError::MissingPart { partition: 2, .. })));
-        job.write_part(2, 1, Bytes::new()).unwrap();
-        job.commit(3).unwrap();
-        assert_eq!(storage.get("memory://o/stream/part-00000").unwrap().len() as u64, size);
+        assert!(matches!(job.commit(3, &[first, second]), Err(StorageError::MissingPart { partition: 2, .. })));
+        let third = job.write_part(2, 1, Bytes::new()).unwrap();
+        job.commit(3, &[first, second, third]).unwrap();
+        assert_eq!(storage.get("memory://o/stream/part-00000").unwrap().len() as u64, first.bytes);
         assert_eq!(storage.get("memory://o/stream/part-00001").unwrap().as_ref(), b"tiny\n");
     }
 
@@ -405,10 +412,11 @@ mod tests {
         let job = storage.create_output("memory://o/out", false).unwrap();
         assert_eq!(job.url(), "memory://o/out");
         job.write_part(1, 0, Bytes::from_static(b"one-a0\n")).unwrap();
-        job.write_part(0, 0, Bytes::from_static(b"zero\n")).unwrap();
-        job.write_part(1, 1, Bytes::from_static(b"one-a1\n")).unwrap();
+        let zero = job.write_part(0, 0, Bytes::from_static(b"zero\n")).unwrap();
+        let one = job.write_part(1, 1, Bytes::from_static(b"one-a1\n")).unwrap();
         assert!(names(&storage, "memory://o/out").iter().all(|n| n.contains("_temporary")));
-        job.commit(2).unwrap();
+        // Attempt 1 of partition 1 is the one the scheduler accepted.
+        job.commit(2, &[one, zero]).unwrap();
         assert_eq!(names(&storage, "memory://o/out"), ["o/out/_SUCCESS", "o/out/part-00000", "o/out/part-00001"]);
         assert_eq!(storage.get("memory://o/out/part-00001").unwrap().as_ref(), b"one-a1\n");
     }
@@ -417,8 +425,8 @@ mod tests {
     fn missing_partition_fails_before_anything_moves() {
         let storage = Storage::new().unwrap();
         let job = storage.create_output("memory://o/miss", false).unwrap();
-        job.write_part(0, 0, Bytes::from_static(b"x")).unwrap();
-        let err = job.commit(3).unwrap_err();
+        let zero = job.write_part(0, 0, Bytes::from_static(b"x")).unwrap();
+        let err = job.commit(3, &[zero]).unwrap_err();
         assert!(matches!(&err, StorageError::MissingPart { partition: 1, url } if url == "memory://o/miss"), "{err:?}");
         assert!(err.to_string().contains("partition 1"), "{err}");
         assert!(names(&storage, "memory://o/miss").iter().all(|n| n.contains("_temporary")));

@@ -116,7 +116,7 @@ pub enum StorageError {
     /// An output job was committed while a partition had no successful attempt.
     #[error(
         "cannot commit {url}: partition {partition} has no successfully written attempt; \
-         every partition must call write_part before commit"
+         every partition's accepted attempt must be passed to commit"
     )]
     MissingPart {
         /// The output URL.
@@ -180,7 +180,7 @@ impl StorageError {
 
     /// Maps an error reading the local file at `url`: a missing file is
     /// [`StorageError::NotFound`], anything else [`StorageError::Io`].
-    pub(crate) fn local(url: &str, source: std::io::Error) -> Self {
+    pub fn local(url: &str, source: std::io::Error) -> Self {
         match source.kind() {
             std::io::ErrorKind::NotFound => Self::NotFound { url: url.to_owned() },
             _ => Self::io(url, object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) }),

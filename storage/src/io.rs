@@ -241,6 +241,16 @@ impl Storage {
         OutputJob::create(self, url, overwrite)
     }
 
+    /// The local file-system path `url` names (a bare path, `file://`), or `None` for any
+    /// other store. For callers that append to a local file, which object stores cannot do.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidUrl`] or [`StorageError::UnsupportedScheme`] as for any URL.
+    pub fn local_path(url: &str) -> Result<Option<std::path::PathBuf>> {
+        let location = Location::parse(url)?;
+        Ok((location.key.scheme == Scheme::File).then(|| std::path::Path::new("/").join(location.path.as_ref())))
+    }
+
     /// Writes `bytes` as the whole object at `url`, replacing any object
     /// there (local parents are created). Cost: one put; no copy of `bytes`.
     ///

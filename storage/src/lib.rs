@@ -57,8 +57,8 @@
 //! assert_eq!(lines, ["to be", "or not", "to be"]);
 //!
 //! let job = storage.create_output("memory://demo/out", false)?;
-//! job.write_part(0, 0, Bytes::from(lines.join("\n")))?;
-//! job.commit(1)?;
+//! let part = job.write_part(0, 0, Bytes::from(lines.join("\n")))?; // in a task
+//! job.commit(1, &[part])?; // on the driver, with the accepted attempts' messages
 //! assert_eq!(storage.get("memory://demo/out/part-00000")?.len(), 18);
 //! # Ok(())
 //! # }
@@ -78,7 +78,7 @@ pub mod split;
 pub mod testing;
 mod url;
 
-pub use commit::{OutputJob, PartWriter};
+pub use commit::{OutputJob, PartCommit, PartWriter};
 pub use error::{CodecError, Result, StorageError};
 pub use io::Storage;
 pub use lines::SplitLines;

@@ -1,5 +1,5 @@
-//! Checkpoints: written after the next job, then the lineage starts there; the data outlives
-//! the context.
+//! Checkpoints: written after the next job over the RDD, then its lineage stops there; the
+//! data outlives the context.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +18,7 @@ fn checkpoint_truncates_lineage_and_survives_the_context() -> TestResult {
         assert!(ctx.range(0, 1, 1, 1).checkpoint().is_err(), "no directory set");
         ctx.set_checkpoint_dir(&url);
         let seen = Arc::clone(&calls);
-        let mut sums = ctx
+        let sums = ctx
             .range(0, 1_000, 1, 4)
             .map(move |x| {
                 seen.fetch_add(1, Ordering::Relaxed);
@@ -32,7 +32,8 @@ fn checkpoint_truncates_lineage_and_survives_the_context() -> TestResult {
         expected.sort();
         assert!(sums.is_checkpointed());
         let lineage = sums.lineage();
-        assert!(lineage.starts_with("(3) checkpoint") && !lineage.contains("reduce_by_key"), "{lineage}");
+        assert!(lineage.starts_with("(3) reduce_by_key") && lineage.ends_with("[checkpointed]"), "{lineage}");
+        assert!(!lineage.contains('\n'), "nothing below the checkpoint: {lineage}");
         let before = calls.load(Ordering::Relaxed);
         let mut again = sums.collect()?;
         again.sort();

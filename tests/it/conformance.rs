@@ -1,10 +1,21 @@
 //! The conformance suite: every case Apache Spark recorded (tests/conformance/cases, SPEC.md
-//! there), run on Ember at `local[1]` and `local[2]` and compared as the spec says.
+//! there), run on Ember in several modes and compared as the spec says.
 //!
-//! `EMBER_CONFORMANCE_DIR` points the suite at another folder of case files in the same
-//! vocabulary. Every failing case is reported by name with what was expected and what Ember
-//! gave; the last line printed is `conformance: N passed, M failed`, counting cases (a case
-//! passes when every action passes at every thread count).
+//! The modes, chosen with `EMBER_CONFORMANCE_MODES` (a comma-separated list; all by default):
+//!
+//! | mode | context |
+//! | --- | --- |
+//! | `local[1]`, `local[2]` | one and two worker threads |
+//! | `serializing` | two threads behind the serializing backend: every task descriptor, result, accumulator update and commit message crosses as bytes |
+//! | `tiny-memory` | a 1 MiB memory budget, so aggregations, sorts and shuffles spill |
+//! | `disk-only` | every source RDD persisted `DiskOnly`, so every read of an input is a disk block |
+//! | `first-attempt-fails` | every task's first attempt fails, so every result comes from a retry |
+//!
+//! An unknown mode name fails the suite. `EMBER_CONFORMANCE_DIR` points the suite at another
+//! folder of case files in the same vocabulary. Every failing case is reported by name and
+//! mode with what was expected and what Ember gave; the last line printed is
+//! `conformance: N passed, M failed`, counting cases (a case passes when every action passes
+//! in every mode).
 
 mod functions;
 mod interpret;
@@ -18,8 +29,40 @@ use serde_json::Value as Json;
 
 use value::{Value, matches, matches_multiset, matches_runs};
 
-/// The thread counts every case runs at.
-const MASTERS: [usize; 2] = [1, 2];
+/// Every mode, in the order they run by default.
+const MODES: [&str; 6] = ["local[1]", "local[2]", "serializing", "tiny-memory", "disk-only", "first-attempt-fails"];
+
+/// The modes `EMBER_CONFORMANCE_MODES` names, or all.
+fn modes() -> Vec<&'static str> {
+    let Ok(list) = std::env::var("EMBER_CONFORMANCE_MODES") else { return MODES.to_vec() };
+    list.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            MODES.iter().copied().find(|known| *known == m).unwrap_or_else(|| {
+                panic!("EMBER_CONFORMANCE_MODES names an unknown mode {m:?}; the modes are {}", MODES.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// The context of `mode`, and the level its source RDDs are persisted at.
+fn context(mode: &str) -> (Context, Option<StorageLevel>) {
+    let builder = Context::builder().threads(2);
+    let ctx = match mode {
+        "local[1]" => Context::local(1),
+        "local[2]" => builder.build(),
+        "serializing" => builder.serializing_backend().build(),
+        "tiny-memory" => builder.memory_budget(1 << 20).build(),
+        "disk-only" | "first-attempt-fails" => builder.build(),
+        other => unreachable!("modes() checked {other}"),
+    }
+    .expect("a context starts");
+    if mode == "first-attempt-fails" {
+        ctx.faults().fail_attempts(|t| t.attempt.0 == 0);
+    }
+    (ctx, (mode == "disk-only").then_some(StorageLevel::DiskOnly))
+}
 
 fn case_dir() -> PathBuf {
     std::env::var_os("EMBER_CONFORMANCE_DIR")
@@ -54,10 +97,10 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs one case; returns one message per failing action.
-fn run_case(ctx: &Context, case: &Json) -> Vec<String> {
+fn run_case(ctx: &Context, persist_inputs: Option<StorageLevel>, case: &Json) -> Vec<String> {
     let rdds = case.get("rdds").and_then(Json::as_array).cloned().unwrap_or_default();
     let actions = case.get("actions").and_then(Json::as_array).cloned().unwrap_or_default();
-    let built = catch_unwind(AssertUnwindSafe(|| interpret::build(ctx, &rdds)))
+    let built = catch_unwind(AssertUnwindSafe(|| interpret::build(ctx, &rdds, persist_inputs)))
         .unwrap_or_else(|payload| Err(format!("panicked while building: {}", panic_message(payload))));
     let mut failures = Vec::new();
     for (i, action) in actions.iter().enumerate() {
@@ -105,21 +148,21 @@ fn conformance() {
     let cases = load_cases(&dir);
     assert!(!cases.is_empty(), "no conformance cases in {}", dir.display());
     let mut failed_cases = std::collections::BTreeSet::new();
-    for threads in MASTERS {
-        let ctx = Context::local(threads).expect("a local context starts");
+    for mode in modes() {
+        let (ctx, persist_inputs) = context(mode);
         let mut failed = 0;
         for case in &cases {
             let id = case.get("id").and_then(Json::as_str).unwrap_or("<no id>");
-            let failures = run_case(&ctx, case);
+            let failures = run_case(&ctx, persist_inputs, case);
             if !failures.is_empty() {
                 failed += 1;
                 failed_cases.insert(id.to_owned());
                 for failure in failures {
-                    println!("FAIL {id} at local[{threads}]: {failure}");
+                    println!("FAIL {id} in mode {mode}: {failure}");
                 }
             }
         }
-        println!("conformance local[{threads}]: {} passed, {failed} failed", cases.len() - failed);
+        println!("conformance {mode}: {} passed, {failed} failed", cases.len() - failed);
     }
     println!("conformance: {} passed, {} failed", cases.len() - failed_cases.len(), failed_cases.len());
     assert!(failed_cases.is_empty(), "conformance cases failed: {failed_cases:?}");

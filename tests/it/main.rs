@@ -4,6 +4,7 @@
 mod checkpoint;
 mod conformance;
 mod failures;
+mod jobs;
 mod operators;
 mod persist;
 mod planner;

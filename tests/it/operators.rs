@@ -88,7 +88,7 @@ fn text_file_on_a_missing_path_names_it() -> TestResult {
     let missing = dir.path().join("no-such-input.txt");
     let missing = missing.to_str().expect("a UTF-8 temp path");
     match ctx.text_file(missing, 2) {
-        Err(err @ ember::Error::Storage(_)) => assert!(err.to_string().contains(missing), "{err}"),
+        Err(err) if err.kind() == ErrorKind::NotFound => assert!(err.to_string().contains(missing), "{err}"),
         Err(other) => panic!("expected a storage error, got {other}"),
         Ok(rdd) => panic!("a missing path gave an RDD of {} partitions", rdd.num_partitions()),
     }
@@ -252,14 +252,14 @@ fn reduce_and_first_on_an_empty_rdd_are_errors() -> TestResult {
     let ctx = Context::local(2)?;
     let empty = ctx.parallelize(numbers(10), 4).filter(|_| false);
     match empty.reduce(|a, b| a + b) {
-        Err(ember::Error::EmptyRdd { action, call_site }) => {
-            assert_eq!(action, "reduce");
-            assert!(call_site.contains("operators.rs"), "{call_site}");
+        Err(err) if err.kind() == ErrorKind::EmptyRdd => {
+            let text = err.to_string();
+            assert!(text.starts_with("reduce called on an empty RDD") && text.contains("operators.rs"), "{text}");
         }
         other => panic!("expected EmptyRdd, got {other:?}"),
     }
     match empty.first() {
-        Err(err @ ember::Error::EmptyRdd { .. }) => assert!(err.to_string().contains("first"), "{err}"),
+        Err(err) if err.kind() == ErrorKind::EmptyRdd => assert!(err.to_string().contains("first"), "{err}"),
         other => panic!("expected EmptyRdd, got {other:?}"),
     }
     Ok(())
@@ -397,7 +397,7 @@ fn save_as_text_file_writes_one_part_per_partition() -> TestResult {
         assert_eq!(lines, data.iter().map(i64::to_string).collect::<Vec<_>>());
 
         match ctx.parallelize(vec![1], 1).save_as_text_file(url) {
-            Err(err @ ember::Error::Storage(_)) => assert!(err.to_string().contains(url), "{err}"),
+            Err(err) if err.kind() == ErrorKind::AlreadyExists => assert!(err.to_string().contains(url), "{err}"),
             other => panic!("writing over an existing output: {other:?}"),
         }
         assert_eq!(

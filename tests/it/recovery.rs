@@ -62,7 +62,7 @@ fn failed_attempts_matching_a_predicate_are_retried_with_the_same_answer() -> Te
     let rdd = sums(&ctx);
     let expected = sorted(rdd.collect()?);
     let again = sums(&ctx); // a fresh shuffle, so the map stage runs again
-    ctx.faults().fail_attempts(|t| t.attempt == 0 && (t.partition == 0 || (t.result_stage && t.partition == 3)));
+    ctx.faults().fail_attempts(|t| t.attempt.0 == 0 && (t.partition.0 == 0 || (t.result_stage && t.partition.0 == 3)));
     assert_eq!(sorted(again.collect()?), expected);
     ctx.faults().clear();
     let job = ctx.last_job().expect("a job ran");
@@ -75,7 +75,7 @@ fn failed_attempts_matching_a_predicate_are_retried_with_the_same_answer() -> Te
 #[test]
 fn an_attempt_failing_every_time_fails_the_job_with_the_injected_cause() -> TestResult {
     let ctx = Context::builder().threads(2).max_task_attempts(2).build()?;
-    ctx.faults().fail_attempts(|t| t.partition == 1);
+    ctx.faults().fail_attempts(|t| t.partition.0 == 1);
     let err = ctx.range(0, 10, 1, 2).collect().expect_err("partition 1 always fails");
     assert!(err.to_string().contains("injected fault"), "{err}");
     Ok(())

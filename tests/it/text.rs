@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ember::corpus::{CorpusSpec, generate};
 use ember::prelude::*;
+use ember_examples::corpus::{CorpusSpec, generate};
 
 use crate::TestResult;
 

@@ -4,14 +4,19 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
+use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta, PartitionerDesc, ShuffleDependency};
 use ember_engine::{TaskContext, TaskFailure};
 
-use super::shuffled::read_shuffle;
-use super::{Compute, PartitionIter, iterator};
+use super::shuffled::{read_shuffle, records_of, shuffle_of};
+use super::{Compute, PartitionIter, Rdd, iterator};
+use crate::aggregator::MergeFn;
 use crate::data::Data;
-use crate::pair::{CoGrouped, MergeFn};
+use crate::partitioner::Partitioner;
 use crate::spill::aggregate::combine_external;
+
+/// What `cogroup` yields: each key with its values from the first and from the second input.
+pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
 
 /// How one input reaches the co-grouped partition: through a shuffle, or directly when it is
 /// already partitioned like the output (no shuffle needed).
@@ -22,6 +27,17 @@ pub(crate) enum Side<K, X> {
     Narrow(Arc<dyn Compute<(K, X)>>),
 }
 
+impl<K: Data + Hash + Eq, X: Data> Side<K, X> {
+    /// How `rdd` feeds a co-group partitioned by `partitioner`: directly when it is already
+    /// partitioned that way, through a shuffle otherwise.
+    pub(crate) fn of(rdd: &Rdd<(K, X)>, partitioner: &Arc<dyn Partitioner<K>>) -> Self {
+        if rdd.node().partitioner() == Some(&partitioner.describe()) {
+            return Side::Narrow(Arc::clone(rdd.node()));
+        }
+        Side::Shuffled(shuffle_of(rdd, Arc::clone(partitioner), records_of(rdd)))
+    }
+}
+
 impl<K: Data, X: Data> Side<K, X> {
     fn dependency(&self) -> Dependency {
         match self {
@@ -30,7 +46,7 @@ impl<K: Data, X: Data> Side<K, X> {
         }
     }
 
-    fn records(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<(K, X)>, TaskFailure> {
+    fn records(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<(K, X)>, TaskFailure> {
         match self {
             Side::Shuffled(dep) => read_shuffle(dep, partition, ctx),
             Side::Narrow(parent) => iterator(parent.as_ref(), partition, ctx),
@@ -86,7 +102,11 @@ enum Tagged<V, W> {
 impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<CoGrouped<K, V, W>> for CoGroupedNode<K, V, W> {
     /// Groups both sides' values by key in one aggregation (so it spills like any other when
     /// the task's memory share runs out): the left side's records first, then the right's.
-    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<CoGrouped<K, V, W>>, TaskFailure> {
+    fn compute(
+        &self,
+        partition: PartitionId,
+        ctx: &TaskContext,
+    ) -> Result<PartitionIter<CoGrouped<K, V, W>>, TaskFailure> {
         let left = self.left.records(partition, ctx)?.map(|(k, v)| (k, Tagged::Left(v)));
         let right = self.right.records(partition, ctx)?.map(|(k, w)| (k, Tagged::Right(w)));
         let merge_groups: MergeFn<Group<V, W>, Group<V, W>> = Arc::new(|mut a, b| {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
 use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::{FileSplit, Storage, StorageError};
@@ -69,20 +70,33 @@ impl<T: Send + Sync + 'static> LineageNode for FileSourceNode<T> {
 }
 
 impl<T: Send + Sync + 'static> Compute<T> for FileSourceNode<T> {
-    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
-        let records = (self.read)(&self.storage, &self.splits[partition], ctx).map_err(TaskFailure::error)?;
-        Ok(Box::new(Counted { records, ctx: ctx.clone() }))
+    fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
+        let records = (self.read)(&self.storage, &self.splits[partition.index()], ctx).map_err(TaskFailure::error)?;
+        Ok(Box::new(Counted { records, ctx: ctx.clone(), unchecked: 0 }))
     }
 }
 
-/// A split's records, counted into the task's records-read metric as they are pulled.
+/// Records pulled one at a time between two cancellation checks.
+const CHECK_EVERY: u32 = 256;
+
+/// A split's records, counted into the task's records-read metric as they are pulled, and
+/// stopped once the task is cancelled (checked once per batch, or every 256 records).
 struct Counted<T> {
     records: PartitionIter<T>,
     ctx: TaskContext,
+    unchecked: u32,
 }
 
 impl<T> PartitionStream<T> for Counted<T> {
     fn next_record(&mut self) -> Option<T> {
+        self.unchecked += 1;
+        if self.unchecked == CHECK_EVERY {
+            self.unchecked = 0;
+            if self.ctx.is_cancelled() {
+                self.ctx.fail(TaskFailure::Cancelled);
+                return None;
+            }
+        }
         let record = self.records.as_mut().next_record()?;
         self.ctx.add_records_read(1);
         Some(record)
@@ -92,9 +106,11 @@ impl<T> PartitionStream<T> for Counted<T> {
         self.records.as_ref().records_hint()
     }
 
-    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
+    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) -> Result<(), TaskFailure> {
+        self.ctx.check_cancelled()?;
         let before = out.len();
-        fill(&mut self.records, out, max);
+        let filled = fill(&mut self.records, out, max);
         self.ctx.add_records_read((out.len() - before) as u64);
+        filled
     }
 }

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta, PartitionerDesc};
 use ember_engine::{TaskContext, TaskFailure};
 
@@ -56,8 +57,8 @@ impl<T: 'static, U> LineageNode for MapPartitionsNode<T, U> {
 }
 
 impl<T: 'static, U> Compute<U> for MapPartitionsNode<T, U> {
-    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<U>, TaskFailure> {
+    fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<U>, TaskFailure> {
         let input = iterator(self.parent.as_ref(), partition, ctx)?;
-        Ok((self.f)(partition, input, ctx))
+        Ok((self.f)(partition.index(), input, ctx))
     }
 }

@@ -3,9 +3,11 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
 use ember_engine::{TaskContext, TaskFailure};
 
+use super::stream::Interruptible;
 use super::{Compute, PartitionIter};
 use crate::data::Data;
 
@@ -45,11 +47,11 @@ impl<T: Data> LineageNode for ParallelCollectionNode<T> {
 }
 
 impl<T: Data> Compute<T> for ParallelCollectionNode<T> {
-    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
-        let range = self.slices[partition].clone();
+    fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
+        let range = self.slices[partition.index()].clone();
         ctx.add_records_read(range.len() as u64);
         let data = Arc::clone(&self.data);
-        Ok(Box::new(range.map(move |i| data[i].clone())))
+        Ok(Box::new(Interruptible::new(Box::new(range.map(move |i| data[i].clone())), ctx)))
     }
 }
 
@@ -90,12 +92,13 @@ impl LineageNode for RangeNode {
 }
 
 impl Compute<i64> for RangeNode {
-    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<i64>, TaskFailure> {
-        let range = self.slices[partition].clone();
+    fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<i64>, TaskFailure> {
+        let range = self.slices[partition.index()].clone();
         ctx.add_records_read(range.len() as u64);
         let (start, step) = (self.start as i128, self.step as i128);
         // Every generated value lies between start and end, so it fits in an i64.
-        Ok(Box::new(range.map(move |i| (start + i as i128 * step) as i64)))
+        let numbers = range.map(move |i| (start + i as i128 * step) as i64);
+        Ok(Box::new(Interruptible::new(Box::new(numbers), ctx)))
     }
 }
 

@@ -3,69 +3,131 @@
 use std::io::BufReader;
 use std::sync::Arc;
 
+use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, ShuffleDependency};
 use ember_engine::shuffle::{Bucket, MapOutput, MapOutputBuffer, RangesReader};
 use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::codec::{self, Records, StreamRecords};
 use ember_storage::{CodecError, StorageError};
 
-use super::{Compute, PartitionIter};
+use super::stream::for_each_record;
+use super::{Compute, PartitionIter, PartitionStream, Rdd, iterator};
 use crate::data::Data;
 use crate::partitioner::Partitioner;
 
 /// Produces map partition `p` as `(key, value)` records, after any map-side combining.
 pub(crate) type MapSource<K, W> =
-    dyn Fn(usize, &TaskContext) -> Result<PartitionIter<(K, W)>, TaskFailure> + Send + Sync;
+    dyn Fn(PartitionId, &TaskContext) -> Result<PartitionIter<(K, W)>, TaskFailure> + Send + Sync;
 
 /// Map side: pulls a map partition from its source, places each record with the
 /// partitioner and appends it, encoded, to that reduce partition's bucket (buffered under the
 /// task's memory share, spilled to a local file when denied more).
-pub(crate) struct ShuffleWriter<K, W> {
+struct ShuffleWriter<K, W> {
     source: Box<MapSource<K, W>>,
     partitioner: Arc<dyn Partitioner<K>>,
 }
 
 impl<K, W> ShuffleWriter<K, W> {
-    pub(crate) fn new(source: Box<MapSource<K, W>>, partitioner: Arc<dyn Partitioner<K>>) -> Self {
+    fn new(source: Box<MapSource<K, W>>, partitioner: Arc<dyn Partitioner<K>>) -> Self {
         ShuffleWriter { source, partitioner }
     }
 }
 
 impl<K: Data, W: Data> MapOutputWriter for ShuffleWriter<K, W> {
-    fn write(&self, map: usize, ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
+    fn write(&self, map: PartitionId, ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
         let mut output = MapOutputBuffer::new(ctx, self.partitioner.num_partitions());
-        let mut records = 0u64;
-        for record in (self.source)(map, ctx)? {
+        let records = for_each_record((self.source)(map, ctx)?, |record| {
             let bucket = output.bucket(self.partitioner.partition(&record.0));
             let written = codec::encode_into(&record, bucket).map_err(TaskFailure::error)?;
-            output.appended(written).map_err(TaskFailure::error)?;
-            records += 1;
-        }
+            output.appended(written).map_err(TaskFailure::error)
+        })?;
         ctx.add_records_written(records);
         output.finish().map_err(TaskFailure::error)
     }
 }
 
+/// The one place a shuffle dependency is built: a shuffle of `parent` whose map task `p`
+/// writes the records `source` produces for it, placed by `partitioner`. `source` is
+/// [`records_of`]`(parent)` for a plain shuffle, or wraps it (a map-side combine).
+pub(crate) fn shuffle_of<T: Data, K: Data, W: Data>(
+    parent: &Rdd<T>,
+    partitioner: Arc<dyn Partitioner<K>>,
+    source: Box<MapSource<K, W>>,
+) -> Arc<ShuffleDependency> {
+    let desc = partitioner.describe();
+    let writer = Arc::new(ShuffleWriter::new(source, partitioner));
+    parent.context().engine().new_shuffle(parent.lineage_node(), desc, writer)
+}
+
+/// A map source that reads `parent`'s partitions as they are (cache-aware, see
+/// [`iterator`]).
+pub(crate) fn records_of<K: Data, V: Data>(parent: &Rdd<(K, V)>) -> Box<MapSource<K, V>> {
+    let node = Arc::clone(parent.node());
+    Box::new(move |p, tc| iterator(node.as_ref(), p, tc))
+}
+
 /// Decodes reduce partition `reduce` of a shuffle: every map task's bucket, in map order,
 /// record by record (a bucket on local disk streams through a 64 KiB buffer, one file open at
-/// a time). A read or decode failure is recorded on the task and ends the stream.
+/// a time). A read or decode failure ends the stream with that failure; so does the task's
+/// cancellation, checked once per batch.
 pub(crate) fn read_shuffle<R: Data>(
     shuffle: &ShuffleDependency,
-    reduce: usize,
+    reduce: PartitionId,
     ctx: &TaskContext,
 ) -> Result<PartitionIter<R>, TaskFailure> {
     let buckets = ctx.fetch_shuffle(shuffle.shuffle_id, reduce)?;
-    let ctx = ctx.clone();
-    Ok(Box::new(buckets.into_iter().flat_map(bucket_records::<R>).map_while(move |record| match record {
-        Ok(record) => {
-            ctx.add_records_read(1);
-            Some(record)
+    let records = Box::new(buckets.into_iter().flat_map(bucket_records::<R>));
+    Ok(Box::new(ShuffleRecords { records, ctx: ctx.clone(), unchecked: 0 }))
+}
+
+/// Records pulled one at a time between two cancellation checks.
+const CHECK_EVERY: u32 = 256;
+
+/// The decoded records of a reduce partition's buckets.
+struct ShuffleRecords<R> {
+    records: Box<dyn Iterator<Item = Result<R, StorageError>>>,
+    ctx: TaskContext,
+    unchecked: u32,
+}
+
+impl<R> PartitionStream<R> for ShuffleRecords<R> {
+    fn next_record(&mut self) -> Option<R> {
+        self.unchecked += 1;
+        if self.unchecked == CHECK_EVERY {
+            self.unchecked = 0;
+            if self.ctx.is_cancelled() {
+                self.ctx.fail(TaskFailure::Cancelled);
+                return None;
+            }
         }
-        Err(err) => {
-            ctx.fail(TaskFailure::error(err));
-            None
+        match self.records.next()? {
+            Ok(record) => {
+                self.ctx.add_records_read(1);
+                Some(record)
+            }
+            Err(err) => {
+                self.ctx.fail(TaskFailure::error(err));
+                None
+            }
         }
-    })))
+    }
+
+    fn next_batch(&mut self, out: &mut Vec<R>, max: usize) -> Result<(), TaskFailure> {
+        self.ctx.check_cancelled()?;
+        let before = out.len();
+        let mut result = Ok(());
+        for record in self.records.by_ref().take(max) {
+            match record {
+                Ok(record) => out.push(record),
+                Err(err) => {
+                    result = Err(TaskFailure::error(err));
+                    break;
+                }
+            }
+        }
+        self.ctx.add_records_read((out.len() - before) as u64);
+        result
+    }
 }
 
 /// The records of one bucket, wherever it lives.
@@ -128,7 +190,7 @@ impl<K: Data, W: Data, O> LineageNode for ShuffledNode<K, W, O> {
 }
 
 impl<K: Data, W: Data, O> Compute<O> for ShuffledNode<K, W, O> {
-    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<O>, TaskFailure> {
+    fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<O>, TaskFailure> {
         let records = read_shuffle::<(K, W)>(self.shuffle(), partition, ctx)?;
         (self.reduce)(records, ctx)
     }

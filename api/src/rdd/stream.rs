@@ -1,4 +1,5 @@
-//! [`PartitionStream`]: a partition's records, one at a time or many per call.
+//! [`PartitionStream`]: a partition's records, one at a time or many per call, and the one
+//! channel a failure inside a task travels on.
 //!
 //! A task pulls a partition through a chain of boxed layers (one per narrow operation), so
 //! pulling record by record costs a virtual call per layer per record, and each record is
@@ -6,12 +7,25 @@
 //! crosses each boxed layer once per batch instead: `map`, `flat_map` and `filter` fill their
 //! batch from their parent's batch in a loop the compiler sees whole, and the map-side
 //! combine reads its input in batches.
+//!
+//! A failure met while records are produced (a read that fails, a record that does not
+//! decode, a cancelled task) comes out of `next_batch` as its `Err`, so whoever reads in
+//! batches (the shuffle writer, the cache, a save) cannot miss it. A reader that pulls one
+//! record at a time through [`Iterator`] (a user's `map_partitions` closure) sees the stream
+//! end; the failure waits on the task ([`TaskContext::fail`]) and comes out at the end of the
+//! enclosing stream's batches, or fails the attempt when the task ends.
+//!
+//! Sources check the task's cancellation once per batch ([`Interruptible`], Spark's
+//! `InterruptibleIterator`), so a cancelled task stops within one batch of records.
+
+use ember_engine::{TaskContext, TaskFailure};
 
 /// Records hand-out of one partition: what every lineage node's `compute` returns, boxed
 /// ([`super::PartitionIter`]). Every iterator is one (records one at a time); the narrow
 /// operations' layers also hand out batches.
 pub trait PartitionStream<T> {
-    /// The next record, or `None` at the end.
+    /// The next record, or `None` at the end (or after a failure, which waits on the task:
+    /// see the module docs).
     fn next_record(&mut self) -> Option<T>;
 
     /// Bounds on the records left, as [`Iterator::size_hint`] (which a boxed stream forwards
@@ -21,13 +35,27 @@ pub trait PartitionStream<T> {
     }
 
     /// Appends up to `max` records to `out`. Appends none only at the end of the partition.
-    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
+    ///
+    /// # Errors
+    /// The [`TaskFailure`] that stops the partition (records appended before it may be in
+    /// `out`): a failed read, a decode error, a cancellation.
+    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) -> Result<(), TaskFailure> {
         for _ in 0..max {
             match self.next_record() {
                 Some(x) => out.push(x),
-                None => return,
+                None => return end_of_records(),
             }
         }
+        Ok(())
+    }
+}
+
+/// At the end of a stream pulled record by record: the failure that ended it, if one is
+/// waiting on the running task.
+pub(crate) fn end_of_records() -> Result<(), TaskFailure> {
+    match TaskContext::current().and_then(|ctx| ctx.take_failure()) {
+        Some(failure) => Err(failure),
+        None => Ok(()),
     }
 }
 
@@ -59,13 +87,99 @@ impl<T> Iterator for Box<dyn PartitionStream<T>> {
 /// Appends up to `max` of `stream`'s records to `out` through the stream's own batch method
 /// (a plain `stream.next_batch` on the box would resolve to the record-by-record default the
 /// box gets as an iterator).
+///
+/// # Errors
+/// As [`PartitionStream::next_batch`].
 #[inline]
-pub(crate) fn fill<T>(stream: &mut Box<dyn PartitionStream<T>>, out: &mut Vec<T>, max: usize) {
-    (**stream).next_batch(out, max);
+pub(crate) fn fill<T>(
+    stream: &mut Box<dyn PartitionStream<T>>,
+    out: &mut Vec<T>,
+    max: usize,
+) -> Result<(), TaskFailure> {
+    (**stream).next_batch(out, max)
 }
 
 /// Records asked of a parent per batch.
 pub(crate) const BATCH: usize = 64;
+
+/// Calls `f` on every record of `stream`, in batches; returns how many there were.
+///
+/// # Errors
+/// The stream's failure, or `f`'s.
+pub(crate) fn for_each_record<T>(
+    mut stream: Box<dyn PartitionStream<T>>,
+    mut f: impl FnMut(T) -> Result<(), TaskFailure>,
+) -> Result<u64, TaskFailure> {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut n = 0;
+    loop {
+        fill(&mut stream, &mut batch, BATCH)?;
+        if batch.is_empty() {
+            return Ok(n);
+        }
+        n += batch.len() as u64;
+        for x in batch.drain(..) {
+            f(x)?;
+        }
+    }
+}
+
+/// Every record of `stream`, in order.
+///
+/// # Errors
+/// The stream's failure.
+pub(crate) fn collect_records<T>(mut stream: Box<dyn PartitionStream<T>>) -> Result<Vec<T>, TaskFailure> {
+    let mut all = Vec::with_capacity(stream.records_hint().0);
+    loop {
+        let before = all.len();
+        let want = BATCH.max(all.len());
+        fill(&mut stream, &mut all, want)?;
+        if all.len() == before {
+            return Ok(all);
+        }
+    }
+}
+
+/// Records pulled between two cancellation checks on the record-by-record path.
+const CHECK_EVERY: u32 = 256;
+
+/// A source's stream that stops once its task is cancelled: checked once per batch, and
+/// every 256 records when pulled one at a time.
+pub(crate) struct Interruptible<T> {
+    inner: Box<dyn PartitionStream<T>>,
+    ctx: TaskContext,
+    pulled: u32,
+}
+
+impl<T> Interruptible<T> {
+    pub(crate) fn new(inner: Box<dyn PartitionStream<T>>, ctx: &TaskContext) -> Self {
+        Interruptible { inner, ctx: ctx.clone(), pulled: 0 }
+    }
+}
+
+impl<T> PartitionStream<T> for Interruptible<T> {
+    #[inline]
+    fn next_record(&mut self) -> Option<T> {
+        self.pulled += 1;
+        if self.pulled == CHECK_EVERY {
+            self.pulled = 0;
+            if self.ctx.is_cancelled() {
+                self.ctx.fail(TaskFailure::Cancelled);
+                return None;
+            }
+        }
+        self.inner.as_mut().next_record()
+    }
+
+    fn records_hint(&self) -> (usize, Option<usize>) {
+        self.inner.as_ref().records_hint()
+    }
+
+    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) -> Result<(), TaskFailure> {
+        self.ctx.check_cancelled()?;
+        fill(&mut self.inner, out, max)
+    }
+}
 
 /// `map`: `f` of each parent record.
 pub(crate) struct MapStream<T, F> {
@@ -90,9 +204,10 @@ impl<T, U, F: Fn(T) -> U> PartitionStream<U> for MapStream<T, F> {
         self.parent.as_ref().records_hint()
     }
 
-    fn next_batch(&mut self, out: &mut Vec<U>, max: usize) {
-        fill(&mut self.parent, &mut self.scratch, max);
+    fn next_batch(&mut self, out: &mut Vec<U>, max: usize) -> Result<(), TaskFailure> {
+        fill(&mut self.parent, &mut self.scratch, max)?;
         out.extend(self.scratch.drain(..).map(&self.f));
+        Ok(())
     }
 }
 
@@ -123,16 +238,17 @@ impl<T, P: Fn(&T) -> bool> PartitionStream<T> for FilterStream<T, P> {
         (0, self.parent.as_ref().records_hint().1)
     }
 
-    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) {
+    fn next_batch(&mut self, out: &mut Vec<T>, max: usize) -> Result<(), TaskFailure> {
         let start = out.len();
         // Until something is kept or the parent ends, so that an empty batch means the end.
         while out.len() == start {
-            fill(&mut self.parent, &mut self.scratch, max);
+            fill(&mut self.parent, &mut self.scratch, max)?;
             if self.scratch.is_empty() {
-                return;
+                return Ok(());
             }
             out.extend(self.scratch.drain(..).filter(|x| (self.predicate)(x)));
         }
+        Ok(())
     }
 }
 
@@ -144,25 +260,30 @@ pub(crate) struct FlatMapStream<T, I: IntoIterator, F> {
     current: Option<I::IntoIter>,
     /// Parent records not expanded yet, last first.
     pending: Vec<T>,
+    /// The parent's failure, met while refilling `pending`: reported after the records
+    /// before it, out of the hot loop.
+    failed: Option<TaskFailure>,
 }
 
 impl<T, I: IntoIterator, F> FlatMapStream<T, I, F> {
     pub(crate) fn new(parent: Box<dyn PartitionStream<T>>, f: F) -> Self {
-        FlatMapStream { parent, f, current: None, pending: Vec::new() }
+        FlatMapStream { parent, f, current: None, pending: Vec::new(), failed: None }
     }
 }
 
 impl<T, I: IntoIterator, F: Fn(T) -> I> FlatMapStream<T, I, F> {
-    /// The next parent record, from the pending batch or the parent itself.
-    fn next_input(&mut self, batched: bool) -> Option<T> {
-        if self.pending.is_empty() && batched {
-            fill(&mut self.parent, &mut self.pending, BATCH);
+    /// The next parent record, from the pending batch or a new batch of the parent; `None` at
+    /// the parent's end or failure (kept in `failed`).
+    fn next_input(&mut self) -> Option<T> {
+        if self.pending.is_empty() {
+            if let Err(failure) = fill(&mut self.parent, &mut self.pending, BATCH) {
+                self.failed = Some(failure);
+                self.pending.clear();
+                return None;
+            }
             self.pending.reverse();
         }
-        match self.pending.pop() {
-            Some(x) => Some(x),
-            None => self.parent.as_mut().next_record(),
-        }
+        self.pending.pop()
     }
 }
 
@@ -172,23 +293,38 @@ impl<T, I: IntoIterator, F: Fn(T) -> I> PartitionStream<I::Item> for FlatMapStre
             if let Some(x) = self.current.as_mut().and_then(Iterator::next) {
                 return Some(x);
             }
-            let input = self.next_input(false)?;
+            let input = match self.pending.pop() {
+                Some(x) => x,
+                None => self.parent.as_mut().next_record()?,
+            };
             self.current = Some((self.f)(input).into_iter());
         }
     }
 
-    fn next_batch(&mut self, out: &mut Vec<I::Item>, max: usize) {
+    fn next_batch(&mut self, out: &mut Vec<I::Item>, max: usize) -> Result<(), TaskFailure> {
         let goal = out.len() + max;
         loop {
             if let Some(current) = self.current.as_mut() {
-                out.extend(current.by_ref().take(goal - out.len()));
+                // A plain loop rather than `extend(take(..))`: the compiler keeps it inside this
+                // function, where the word iterator inlines into it (measured: 3 % fewer
+                // instructions for the word count than the adaptor chain once it was outlined).
+                out.reserve(goal - out.len());
+                while out.len() < goal {
+                    match current.next() {
+                        Some(x) => out.push(x),
+                        None => break,
+                    }
+                }
                 if out.len() >= goal {
-                    return;
+                    return Ok(());
                 }
             }
-            let Some(input) = self.next_input(true) else {
+            let Some(input) = self.next_input() else {
                 self.current = None;
-                return;
+                return match self.failed.take() {
+                    Some(failure) => Err(failure),
+                    None => Ok(()),
+                };
             };
             self.current = Some((self.f)(input).into_iter());
         }
@@ -208,7 +344,7 @@ mod tests {
         let mut all = Vec::new();
         loop {
             let before = all.len();
-            fill(&mut stream, &mut all, max);
+            fill(&mut stream, &mut all, max).expect("no failure");
             assert!(all.len() - before <= max, "at most max per batch");
             if all.len() == before {
                 assert!(stream.as_mut().next_record().is_none(), "an empty batch is the end");
@@ -236,7 +372,7 @@ mod tests {
         // Mixed: one record, then a batch, then one at a time.
         let mut mixed = build();
         let mut got = vec![mixed.next().unwrap()];
-        fill(&mut mixed, &mut got, 10);
+        fill(&mut mixed, &mut got, 10).expect("no failure");
         got.extend(mixed);
         assert_eq!(got, expected);
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
 use ember_engine::{TaskContext, TaskFailure};
 
@@ -52,10 +53,11 @@ impl<T: 'static> LineageNode for UnionNode<T> {
 }
 
 impl<T: 'static> Compute<T> for UnionNode<T> {
-    fn compute(&self, partition: usize, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
+    fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
         // The last parent whose first partition is at or before `partition`; empty parents
         // share an offset with their successor, so take the last match.
-        let k = self.offsets.partition_point(|&start| start <= partition) - 1;
-        iterator(self.parents[k].as_ref(), partition - self.offsets[k], ctx)
+        let p = partition.index();
+        let k = self.offsets.partition_point(|&start| start <= p) - 1;
+        iterator(self.parents[k].as_ref(), PartitionId::new(p - self.offsets[k]), ctx)
     }
 }

@@ -29,8 +29,8 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use super::estimate::{GrowthBudget, Shape};
 use super::merge::{Merge, narrow_runs};
 use super::run::Run;
+use crate::aggregator::{CreateFn, MergeFn};
 use crate::data::Data;
-use crate::pair::{CreateFn, MergeFn};
 use crate::rdd::PartitionIter;
 use crate::rdd::stream::fill;
 use crate::text::Text;
@@ -88,15 +88,18 @@ impl<K: Data + Hash + Eq, C: Data> Table<K, C> {
 
     /// Pulls up to [`BATCH`] records into `batch` (through `scratch`, one call into the
     /// record stream per batch), hashed; returns how many.
+    ///
+    /// # Errors
+    /// The record stream's failure.
     fn hash_batch<V>(
         &self,
         records: &mut PartitionIter<(K, V)>,
         scratch: &mut Vec<(K, V)>,
         batch: &mut Vec<(u64, K, V)>,
-    ) -> usize {
-        fill(records, scratch, BATCH);
+    ) -> Result<usize, TaskFailure> {
+        fill(records, scratch, BATCH)?;
         batch.extend(scratch.drain(..).map(|(k, v)| (self.hasher.hash(&k), k, v)));
-        batch.len()
+        Ok(batch.len())
     }
 
     /// Folds each `(hash, k, v)` of `batch` into `k`'s combiner: `create` for a new key,
@@ -177,7 +180,7 @@ where
     let mut table = Table::<K, C>::new(ctx, size_hint);
     let mut runs = Vec::new();
     let (mut scratch, mut batch) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
-    while table.hash_batch(&mut records, &mut scratch, &mut batch) > 0 {
+    while table.hash_batch(&mut records, &mut scratch, &mut batch)? > 0 {
         // A spill sorts the entries in a vector beside the table: reserve for both.
         if table.over_budget(batch.len(), size_of::<(u64, K, C)>()) {
             runs.push(Run::write(ctx, table.take_sorted().into_iter().map(|(_, k, c)| (k, c)))?);
@@ -288,7 +291,18 @@ impl<K: Data + Hash + Eq, V, C: Data> Iterator for PartialCombine<K, V, C> {
                 // The batch that did not fit before the last flush.
                 self.table.insert_batch(&mut self.batch, self.create.as_ref(), self.merge_value.as_ref());
             }
-            while self.table.hash_batch(records, &mut self.scratch, &mut self.batch) > 0 {
+            loop {
+                match self.table.hash_batch(records, &mut self.scratch, &mut self.batch) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(failure) => {
+                        // The stream is pulled record by record: the failure waits on the
+                        // task and comes out at the end of the batches read from here.
+                        self.ctx.fail(failure);
+                        self.records = None;
+                        return None;
+                    }
+                }
                 if self.table.over_budget(self.batch.len(), 0) {
                     flushed = true;
                     break;
@@ -393,7 +407,7 @@ mod tests {
         )
         .expect("combine")
         .collect();
-        assert!(!ctx.has_failed());
+        assert!(ctx.take_failure().is_none());
         let mut expected: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
         for &(k, v) in &records {
             expected.entry(k).or_default().push(v);
@@ -453,7 +467,7 @@ mod tests {
         .expect("combine")
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-        assert!(!ctx.has_failed());
+        assert!(ctx.take_failure().is_none());
         assert!(ctx.metrics(Duration::ZERO).spills > 0, "the runs path was taken");
         let mut expected: BTreeMap<String, u64> = BTreeMap::new();
         for (k, n) in &records {

@@ -55,16 +55,5 @@ pub(crate) enum SpillError {
 /// task slot), for unit tests of the spilling structures.
 #[cfg(test)]
 pub(crate) fn test_context(budget: u64) -> ember_engine::TaskContext {
-    use std::sync::Arc;
-
-    use ember_engine::block::BlockManager;
-    use ember_engine::ids::{JobId, StageId};
-    use ember_engine::memory::MemoryManager;
-    use ember_engine::shuffle::{LocalShuffleStore, ShuffleRegistry};
-    use ember_engine::task::TaskDescriptor;
-
-    let desc = TaskDescriptor { job: JobId(0), stage: StageId(0), partition: 0, attempt: 0 };
-    let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())));
-    let blocks = Arc::new(BlockManager::new(Arc::new(MemoryManager::new(budget, 1))));
-    ember_engine::TaskContext::new(desc, shuffles, blocks)
+    ember_engine::TaskContext::standalone(ember_engine::ids::PartitionId(0), budget)
 }

@@ -2,23 +2,25 @@
 
 use std::fmt;
 
-use crate::ids::NodeId;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{NodeId, PartitionId};
 
 /// A block: a unit of data the block manager stores, evicts and looks up. A closed set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BlockId {
     /// One cached partition of a persisted RDD.
     Rdd {
         /// The persisted node.
         node: NodeId,
         /// Its partition.
-        partition: usize,
+        partition: PartitionId,
     },
 }
 
 impl BlockId {
     /// The block of partition `partition` of node `node`.
-    pub fn rdd(node: NodeId, partition: usize) -> Self {
+    pub fn rdd(node: NodeId, partition: PartitionId) -> Self {
         BlockId::Rdd { node, partition }
     }
 

@@ -14,7 +14,7 @@ use std::fmt;
 ///
 /// A `MemoryOnly*` block evicted under memory pressure is recomputed from lineage when next
 /// needed; a `MemoryAndDisk*` block moves to the context's local disk directory instead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum StorageLevel {
     /// Deserialized values in memory; recomputed when evicted.
     MemoryOnly,

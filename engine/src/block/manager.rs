@@ -16,12 +16,17 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 
+use super::checkpoints::CheckpointRegistry;
 use super::id::BlockId;
 use super::level::StorageLevel;
 use super::memory::{BlockData, EncodeFn, Evicted, MemoryStore};
 use crate::disk::LocalDisk;
+use crate::events::{Event, now_micros};
 use crate::ids::NodeId;
 use crate::memory::MemoryManager;
+
+/// Where the block manager reports blocks stored and evicted.
+pub type BlockEvents = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// A persisted node: its level and the typed layer's opaque helper for reading and writing
 /// its blocks (the engine never looks inside).
@@ -59,6 +64,8 @@ pub struct BlockManager {
     disk: DiskStore,
     persisted: Mutex<HashMap<NodeId, Persisted>>,
     stored_once: Mutex<HashSet<BlockId>>,
+    checkpoints: CheckpointRegistry,
+    events: Option<BlockEvents>,
 }
 
 impl BlockManager {
@@ -71,12 +78,33 @@ impl BlockManager {
             disk: DiskStore::default(),
             persisted: Mutex::new(HashMap::new()),
             stored_once: Mutex::new(HashSet::new()),
+            checkpoints: CheckpointRegistry::default(),
+            events: None,
+        }
+    }
+
+    /// Reports every block stored and evicted through `events` (`BlockStored`,
+    /// `BlockEvicted`).
+    pub fn with_events(mut self, events: BlockEvents) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if let Some(events) = &self.events {
+            events(event());
         }
     }
 
     /// The context's memory budget.
     pub fn memory_manager(&self) -> &Arc<MemoryManager> {
         &self.manager
+    }
+
+    /// Which nodes are checkpointed: a written checkpoint is where its node's partitions are
+    /// read from.
+    pub fn checkpoints(&self) -> &CheckpointRegistry {
+        &self.checkpoints
     }
 
     /// The context's scratch directory for spilled data.
@@ -123,21 +151,32 @@ impl BlockManager {
     pub fn put(&self, id: BlockId, level: StorageLevel, data: BlockData, encode: Option<Arc<EncodeFn>>) -> PutReport {
         let mut report = PutReport::default();
         lock(&self.stored_once).insert(id);
+        let size = data.size();
         let to_disk = if level.use_disk() { encode } else { None };
         let overflow = if level.use_memory() {
             let outcome = lock(&self.memory).put(id, data, to_disk.clone());
             for e in outcome.evicted {
+                let victim = e.id;
                 report.evictions += 1;
-                report.bytes_spilled += self.evict_to_disk(e);
+                let written = self.evict_to_disk(e);
+                report.bytes_spilled += written;
+                self.emit(|| Event::BlockEvicted { block: victim, to_disk: written > 0, time: now_micros() });
             }
             outcome.rejected
         } else {
             Some(Evicted { id, data, to_disk })
         };
-        if let Some(block) = overflow
-            && level.use_disk()
-        {
-            report.bytes_spilled += self.evict_to_disk(block);
+        let stored = match overflow {
+            None => Some((size, 0)),
+            Some(block) if level.use_disk() => {
+                let written = self.evict_to_disk(block);
+                report.bytes_spilled += written;
+                (written > 0).then_some((0, written))
+            }
+            Some(_) => None,
+        };
+        if let Some((memory_bytes, disk_bytes)) = stored {
+            self.emit(|| Event::BlockStored { block: id, level, memory_bytes, disk_bytes, time: now_micros() });
         }
         report
     }
@@ -234,7 +273,7 @@ mod tests {
         let bm = BlockManager::new(Arc::new(MemoryManager::new(20, 1)));
         let node = NodeId(4);
         bm.persist(node, StorageLevel::MemoryAndDiskSer, Arc::new(()));
-        let id = |p| BlockId::rdd(node, p);
+        let id = |p| BlockId::rdd(node, crate::ids::PartitionId(p));
         let data = || BlockData::Bytes(Bytes::from(vec![7u8; 6]));
         let encode: Arc<EncodeFn> = Arc::new(|_| Vec::new());
         assert_eq!(

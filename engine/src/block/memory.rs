@@ -159,7 +159,7 @@ mod tests {
     fn evicts_least_recently_used() {
         let memory = Arc::new(MemoryManager::new(20, 1));
         let mut store = MemoryStore::new(Arc::clone(&memory));
-        let id = |p| BlockId::rdd(NodeId(1), p);
+        let id = |p| BlockId::rdd(NodeId(1), crate::ids::PartitionId(p));
         assert!(stored(&store.put(id(0), bytes(4), None)));
         assert!(stored(&store.put(id(1), bytes(4), None)));
         assert!(store.get(id(0)).is_some()); // 1 is now the least recently used
@@ -178,7 +178,7 @@ mod tests {
     fn storage_held_elsewhere_is_not_evictable() {
         let memory = Arc::new(MemoryManager::new(20, 1));
         let mut store = MemoryStore::new(Arc::clone(&memory));
-        let id = |p| BlockId::rdd(NodeId(1), p);
+        let id = |p| BlockId::rdd(NodeId(1), crate::ids::PartitionId(p));
         assert!(stored(&store.put(id(0), bytes(4), None)));
         assert!(memory.try_acquire_storage(5), "a shuffle output takes 5 of the 10");
         let outcome = store.put(id(1), bytes(6), None);

@@ -4,11 +4,13 @@
 //! The engine never looks inside a block: values are `Arc<dyn Any + Send + Sync>` (with a
 //! size estimate from the typed layer) or bincode bytes. See [`manager`] for the data flow.
 
+mod checkpoints;
 mod id;
 mod level;
 pub mod manager;
 mod memory;
 
+pub use checkpoints::{Checkpoint, CheckpointRegistry};
 pub use id::BlockId;
 pub use level::StorageLevel;
 pub use manager::{BlockManager, BlockSource, Persisted, PutReport};

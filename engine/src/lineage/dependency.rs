@@ -5,8 +5,8 @@ use std::sync::{Arc, Weak};
 
 use super::{LineageNode, PartitionerDesc};
 use crate::error::TaskFailure;
-use crate::ids::ShuffleId;
-use crate::shuffle::{MapOutput, ShuffleRegistry};
+use crate::ids::{PartitionId, ShuffleId};
+use crate::shuffle::MapOutput;
 use crate::task::TaskContext;
 
 /// How a child partition depends on its parent's partitions.
@@ -64,7 +64,15 @@ pub trait MapOutputWriter: Send + Sync {
     ///
     /// # Errors
     /// Any failure of the parent's computation or of encoding, as a [`TaskFailure`].
-    fn write(&self, map: usize, ctx: &TaskContext) -> Result<MapOutput, TaskFailure>;
+    fn write(&self, map: PartitionId, ctx: &TaskContext) -> Result<MapOutput, TaskFailure>;
+}
+
+/// Told when a shuffle can no longer be reached from any RDD, so its map outputs can be
+/// freed. Implemented by the context's scheduler loop; called from whichever thread drops the
+/// last handle to the shuffle, so it must only pass the news on, never block or do I/O.
+pub trait ShuffleCleanup: Send + Sync {
+    /// `shuffle`'s dependency was dropped.
+    fn shuffle_dropped(&self, shuffle: ShuffleId);
 }
 
 /// A shuffle: the parent whose output is redistributed, the reduce-side partitioner, and the
@@ -78,7 +86,7 @@ pub struct ShuffleDependency {
     pub partitioner: PartitionerDesc,
     /// Computes and buckets one map partition.
     pub writer: Arc<dyn MapOutputWriter>,
-    registry: Weak<ShuffleRegistry>,
+    cleanup: Option<Weak<dyn ShuffleCleanup>>,
 }
 
 impl ShuffleDependency {
@@ -88,9 +96,9 @@ impl ShuffleDependency {
         parent: Arc<dyn LineageNode>,
         partitioner: PartitionerDesc,
         writer: Arc<dyn MapOutputWriter>,
-        registry: Weak<ShuffleRegistry>,
+        cleanup: Option<Weak<dyn ShuffleCleanup>>,
     ) -> Self {
-        ShuffleDependency { shuffle_id, parent, partitioner, writer, registry }
+        ShuffleDependency { shuffle_id, parent, partitioner, writer, cleanup }
     }
 
     /// How many map tasks the shuffle has: one per parent partition.
@@ -103,8 +111,8 @@ impl Drop for ShuffleDependency {
     // Spark's ContextCleaner frees a shuffle once no RDD can reach it; here the last reference
     // to the dependency is exactly that moment.
     fn drop(&mut self) {
-        if let Some(registry) = self.registry.upgrade() {
-            registry.remove_shuffle(self.shuffle_id);
+        if let Some(cleanup) = self.cleanup.as_ref().and_then(Weak::upgrade) {
+            cleanup.shuffle_dropped(self.shuffle_id);
         }
     }
 }

@@ -19,12 +19,18 @@ use crate::ids::NodeId;
 /// `(n)` is the partition count. A node reached along two paths is printed twice, as in
 /// Spark. Walks with an explicit stack, so deep lineages cannot overflow the thread's stack.
 pub fn render_lineage(root: &Arc<dyn LineageNode>) -> String {
-    render_lineage_marked(root, &HashMap::new())
+    render_lineage_marked(root, &HashMap::new(), &|_| false)
 }
 
 /// [`render_lineage`], with each persisted node's line ending in its level, e.g.
-/// `(4) map[2] at src/main.rs:8 [MemoryOnly]`.
-pub fn render_lineage_marked(root: &Arc<dyn LineageNode>, persisted: &HashMap<NodeId, StorageLevel>) -> String {
+/// `(4) map[2] at src/main.rs:8 [MemoryOnly]`, and each node for which `checkpointed` is true
+/// ending in `[checkpointed]` with nothing printed below it (its data is read from the
+/// checkpoint).
+pub fn render_lineage_marked(
+    root: &Arc<dyn LineageNode>,
+    persisted: &HashMap<NodeId, StorageLevel>,
+    checkpointed: &dyn Fn(NodeId) -> bool,
+) -> String {
     enum Line {
         Head,
         Narrow,
@@ -45,6 +51,10 @@ pub fn render_lineage_marked(root: &Arc<dyn LineageNode>, persisted: &HashMap<No
         if let Some(level) = persisted.get(&meta.id) {
             partitioner.push_str(&format!(" [{level}]"));
         }
+        let truncated = checkpointed(meta.id);
+        if truncated {
+            partitioner.push_str(" [checkpointed]");
+        }
         match line {
             Line::Head if prefix.is_empty() => out.push_str(&format!("{desc}{partitioner}\n")),
             Line::Head => {
@@ -53,8 +63,9 @@ pub fn render_lineage_marked(root: &Arc<dyn LineageNode>, persisted: &HashMap<No
             }
             Line::Narrow => out.push_str(&format!("{prefix} |  {desc}{partitioner}\n")),
         }
+        let dependencies: &[Dependency] = if truncated { &[] } else { node.dependencies() };
         // Pushed in reverse so the first dependency prints first.
-        for dep in node.dependencies().iter().rev() {
+        for dep in dependencies.iter().rev() {
             match dep {
                 Dependency::Shuffle(shuffle) => {
                     stack.push((Arc::clone(&shuffle.parent), format!("{prefix}   "), Line::Head))

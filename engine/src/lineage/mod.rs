@@ -11,20 +11,26 @@
 //! | 5. optional preferred locations per partition | [`LineageNode::preferred_locations`] |
 //!
 //! Nodes are immutable once built and are shared through `Arc`. Every method here is cheap
-//! and is called on the driver thread while planning or rendering lineage, possibly many
-//! times per job; none may block or do I/O.
+//! and may be called on any thread of any process of the application (the driver while
+//! planning or rendering lineage, possibly many times per job; an executor resolving the work
+//! of a task); none may block or do I/O.
+//!
+//! One exception to "fixed at construction" is not the node's own doing: a node whose
+//! checkpoint has been written is read from the checkpoint, and the planner and the lineage
+//! renderer stop their walk there (they ask the context's checkpoint registry, as Spark's
+//! checkpoint-aware `dependencies` does). The node's `dependencies` never change.
 
 mod dependency;
 mod display;
 mod partitioner;
 
-pub use dependency::{Dependency, MapOutputWriter, ShuffleDependency};
+pub use dependency::{Dependency, MapOutputWriter, ShuffleCleanup, ShuffleDependency};
 pub use display::{render_lineage, render_lineage_marked};
 pub use partitioner::{PartitionerDesc, PartitionerKind};
 
 use std::panic::Location;
 
-use crate::ids::{ExecutorId, NodeId};
+use crate::ids::{ExecutorId, NodeId, PartitionId};
 
 /// What every node records about itself: its id, the operation that made it and where the
 /// user called that operation.
@@ -64,7 +70,7 @@ pub trait LineageNode: Send + Sync {
     }
 
     /// Property 5: executors that hold partition `partition`'s input. Empty means anywhere.
-    fn preferred_locations(&self, _partition: usize) -> Vec<ExecutorId> {
+    fn preferred_locations(&self, _partition: PartitionId) -> Vec<ExecutorId> {
         Vec::new()
     }
 }

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::ids::StageId;
 use crate::lineage::{LineageNode, ShuffleDependency};
 
 /// What a stage's tasks produce.
@@ -16,18 +15,20 @@ pub enum StageKind {
 }
 
 /// A set of tasks, one per partition of `node`, that run the same chain of narrow operations.
+///
+/// A planned stage is known by its position in its [`StageGraph`]; the scheduler gives it a
+/// context-wide [`crate::ids::StageId`] (or finds the stage another job already runs for the
+/// same shuffle) when it submits the job.
 #[derive(Clone)]
 pub struct Stage {
-    /// The stage's id within the job.
-    pub id: StageId,
     /// Shuffle-map or result.
     pub kind: StageKind,
     /// The last node of the stage's narrow chain.
     pub node: Arc<dyn LineageNode>,
     /// How many tasks the stage has (the node's partition count).
     pub num_tasks: usize,
-    /// Stages whose shuffle outputs this stage reads.
-    pub parents: Vec<StageId>,
+    /// Positions (in the graph) of the stages whose shuffle outputs this stage reads, sorted.
+    pub parents: Vec<usize>,
 }
 
 impl Stage {
@@ -44,7 +45,6 @@ impl fmt::Debug for Stage {
             StageKind::Result => "Result".to_owned(),
         };
         f.debug_struct("Stage")
-            .field("id", &self.id)
             .field("kind", &kind)
             .field("node", &self.name())
             .field("num_tasks", &self.num_tasks)
@@ -53,32 +53,32 @@ impl fmt::Debug for Stage {
     }
 }
 
-/// The stages of one job, indexed by id, parents before children.
+/// The stages of one job, parents before children; the result stage is the last.
 #[derive(Debug)]
 pub struct StageGraph {
     stages: Vec<Stage>,
-    result: StageId,
 }
 
 impl StageGraph {
-    pub(crate) fn new(stages: Vec<Stage>, result: StageId) -> Self {
-        debug_assert!(stages.iter().enumerate().all(|(i, s)| s.id.0 as usize == i));
-        StageGraph { stages, result }
+    pub(crate) fn new(stages: Vec<Stage>) -> Self {
+        debug_assert!(stages.iter().enumerate().all(|(i, s)| s.parents.iter().all(|&p| p < i)));
+        debug_assert!(matches!(stages.last().map(|s| &s.kind), Some(StageKind::Result)));
+        StageGraph { stages }
     }
 
-    /// Every stage, in id order (a topological order).
+    /// Every stage, parents first (a topological order).
     pub fn stages(&self) -> &[Stage] {
         &self.stages
     }
 
-    /// One stage.
-    pub fn stage(&self, id: StageId) -> &Stage {
-        &self.stages[id.0 as usize]
+    /// The stage at position `index`.
+    pub fn stage(&self, index: usize) -> &Stage {
+        &self.stages[index]
     }
 
-    /// The result stage.
+    /// The result stage (the last).
     pub fn result_stage(&self) -> &Stage {
-        self.stage(self.result)
+        &self.stages[self.stages.len() - 1]
     }
 
     /// How many stages.

@@ -16,15 +16,16 @@ use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::ids::{NodeId, ShuffleId, StageId};
+use crate::ids::{NodeId, ShuffleId};
 use crate::lineage::{Dependency, LineageNode, ShuffleDependency};
 
 /// Builds the stage DAG for a job whose result stage computes `final_node`.
 ///
-/// Stage ids are assigned in a topological order, parents first, so the first map stage is
-/// stage 0 and the result stage has the highest id. Walks with explicit stacks, so lineages
-/// thousands of nodes deep cannot overflow the thread's stack.
-pub fn plan_job(final_node: &Arc<dyn LineageNode>) -> StageGraph {
+/// Stages come in a topological order, parents first, so the result stage is last. A node
+/// for which `truncated` is true (its checkpoint is written) is read as it is: the walk does
+/// not go below it. Walks with explicit stacks, so lineages thousands of nodes deep cannot
+/// overflow the thread's stack.
+pub fn plan_job(final_node: &Arc<dyn LineageNode>, truncated: &dyn Fn(NodeId) -> bool) -> StageGraph {
     #[derive(Clone, Copy, PartialEq, Eq, Hash)]
     enum Key {
         Result,
@@ -38,7 +39,7 @@ pub fn plan_job(final_node: &Arc<dyn LineageNode>) -> StageGraph {
     index.insert(Key::Result, result_ix);
     let mut work: Vec<(NodeIndex, Arc<dyn LineageNode>)> = vec![(result_ix, Arc::clone(final_node))];
     while let Some((child_ix, root)) = work.pop() {
-        for dep in shuffle_parents(&root) {
+        for dep in shuffle_parents(&root, truncated) {
             let key = Key::Map(dep.shuffle_id);
             let parent_ix = *index.entry(key).or_insert_with(|| {
                 let ix = dag.add_node(key);
@@ -52,8 +53,7 @@ pub fn plan_job(final_node: &Arc<dyn LineageNode>) -> StageGraph {
 
     let order = petgraph::algo::toposort(&dag, None)
         .expect("stage graphs are acyclic: every edge points from an older shuffle to a newer node");
-    let stage_of: HashMap<NodeIndex, StageId> =
-        order.iter().enumerate().map(|(i, &ix)| (ix, StageId(i as u32))).collect();
+    let stage_of: HashMap<NodeIndex, usize> = order.iter().enumerate().map(|(i, &ix)| (ix, i)).collect();
     let stages = order
         .iter()
         .map(|&ix| {
@@ -71,21 +71,22 @@ pub fn plan_job(final_node: &Arc<dyn LineageNode>) -> StageGraph {
                     (StageKind::ShuffleMap(dep), node)
                 }
             };
-            Stage { id: stage_of[&ix], kind, num_tasks: node.num_partitions(), node, parents }
+            Stage { kind, num_tasks: node.num_partitions(), node, parents }
         })
         .collect();
-    StageGraph::new(stages, stage_of[&result_ix])
+    debug_assert_eq!(stage_of[&result_ix], order.len() - 1, "nothing depends on the result stage");
+    StageGraph::new(stages)
 }
 
-/// The shuffle dependencies reachable from `root` through narrow dependencies only: the
-/// boundaries of `root`'s stage.
-fn shuffle_parents(root: &Arc<dyn LineageNode>) -> Vec<Arc<ShuffleDependency>> {
+/// The shuffle dependencies reachable from `root` through narrow dependencies only (and not
+/// below a truncated node): the boundaries of `root`'s stage.
+fn shuffle_parents(root: &Arc<dyn LineageNode>, truncated: &dyn Fn(NodeId) -> bool) -> Vec<Arc<ShuffleDependency>> {
     let mut found = Vec::new();
     let mut seen_nodes: HashSet<NodeId> = HashSet::new();
     let mut seen_shuffles: HashSet<ShuffleId> = HashSet::new();
     let mut stack = vec![Arc::clone(root)];
     while let Some(node) = stack.pop() {
-        if !seen_nodes.insert(node.meta().id) {
+        if !seen_nodes.insert(node.meta().id) || truncated(node.meta().id) {
             continue;
         }
         for dep in node.dependencies() {

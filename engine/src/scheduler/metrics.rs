@@ -2,21 +2,30 @@
 
 use std::time::Duration;
 
-use crate::ids::{JobId, StageId};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{JobId, ShuffleId, StageId};
 use crate::task::TaskMetrics;
 
 /// What one stage did in one job.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// A map stage that two running jobs need runs once: each attempt is counted in the job it
+/// ran for (the earliest of them still running), so summing a stage's attempts over the
+/// jobs counts each attempt once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageMetrics {
-    /// The stage.
+    /// The stage (numbered within the context).
     pub stage: StageId,
     /// `op at file:line` of its last node.
     pub name: String,
     /// Whether it produces shuffle output (otherwise it is the result stage).
     pub is_shuffle_map: bool,
+    /// The shuffle it writes, for a map stage.
+    pub shuffle: Option<ShuffleId>,
     /// Its partition count.
     pub num_tasks: usize,
-    /// True when no task ran: its outputs already existed.
+    /// True when the stage did not run while the job needed it: its outputs already existed
+    /// (from an earlier job on the same shuffle).
     pub skipped: bool,
     /// Attempts launched (including retries and resubmissions).
     pub tasks_launched: u32,
@@ -27,15 +36,17 @@ pub struct StageMetrics {
 }
 
 /// What one job did, stage by stage.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMetrics {
     /// The job.
     pub job: JobId,
+    /// `action at file:line` of the action that submitted it.
+    pub action: String,
     /// Whether it returned a result.
     pub succeeded: bool,
     /// Wall time from submission to the end.
     pub duration: Duration,
-    /// One entry per stage of the job's graph, in stage id order.
+    /// One entry per stage of the job's graph, parents first (the result stage last).
     pub stages: Vec<StageMetrics>,
 }
 

@@ -1,4 +1,4 @@
-//! The DAG scheduler: turns an action into stages and tasks, runs them, retries what fails.
+//! The DAG scheduler: one per context, for every job, stage and task attempt it runs.
 //!
 //! # Jobs, stages, tasks, attempts
 //!
@@ -6,131 +6,103 @@
 //! ([`crate::plan`]) cuts the lineage into **stages** at shuffle boundaries. A stage has one
 //! **task** per partition of its last node; a task may run several **attempts**.
 //!
-//! The scheduler submits the result stage. A stage whose parent map stages have missing
-//! outputs waits while those parents run; a map stage whose outputs all exist (from an
-//! earlier job on the same shuffle) is skipped without running a task. When a stage's last
-//! task succeeds, the stages waiting on it are submitted.
+//! One [`DagScheduler`] owns every active job of the context, and the stages they need:
+//! a map stage is keyed by its shuffle (Spark's `shuffleToMapStage`), so when two jobs
+//! running at once need the same shuffle, its map stage runs once, for both. A stage lives
+//! while some active job needs it; ids count up across the context. A map stage whose
+//! outputs all exist (from an earlier job on the same shuffle) is **skipped**. A stage waits
+//! while the map stages it reads run; when a map stage's last output is registered, the
+//! stages waiting on it are submitted.
 //!
-//! # What is retried, what is resubmitted
+//! Tasks of running stages queue for the executors' **slots**: the scheduler launches an
+//! attempt only onto a free slot, the running stage of the earliest job first (FIFO, as
+//! Spark's default pool), so a job submitted later waits behind the queued tasks of the
+//! earlier ones, and the queue of a cancelled or failed job is simply dropped.
 //!
-//! | failure | what happens |
+//! # What is retried, what is resubmitted, what is stopped
+//!
+//! | event | what happens |
 //! | --- | --- |
-//! | panic or error in a task | the same task runs again (attempt + 1), up to `max_task_attempts` in total; then the job fails naming stage, partition, attempt and cause |
-//! | accumulator updates | kept per attempt; the driver applies those of the **first successful attempt** of each (stage, partition), once; a failed attempt's are dropped |
-//! | `FetchFailed { shuffle, map }` | that map output is forgotten; the failing stage waits while the parent map stage reruns **only its missing map tasks**; then the failing stage reruns its unfinished tasks. Does not count toward the task's attempts; a stage that hits it more than `max_stage_attempts` times fails the job |
+//! | panic or error in a task | the same task runs again (attempt + 1), up to `max_task_attempts` in total; then every job that needs the stage fails naming stage, partition, attempt and cause |
+//! | `FetchFailed { shuffle, maps }` | those map outputs are forgotten (the report names every missing one); the failing stage waits while the map stage reruns **only the missing map tasks**, then reruns its unfinished tasks. Does not count toward the task's attempts; a stage resubmitted more than `max_stage_attempts` times fails its jobs |
+//! | executor lost | its running attempts run again elsewhere (not counted), its map outputs are forgotten and rerun when needed |
+//! | accumulator updates | the driver merges those of the attempt the scheduler **accepts** (the first success of each partition), once; a failed or duplicate attempt's are dropped; a merge that panics fails the job it counted for |
+//! | job cancelled or failed | its stages that no other running job needs are dropped: their queued tasks leave the queue, their running attempts are killed (they stop at their next batch of records); the job finishes when those attempts have reported, so its slots are free when its handle resolves |
 //!
 //! Results of a task's first successful attempt are kept; a later duplicate is ignored.
 //!
 //! # Shape of the code
 //!
-//! [`JobRun`] is a pure state machine: [`JobRun::start`] and [`JobRun::on_outcome`] take
-//! events and return [`Command`]s (launch this attempt, finish the job). It does no I/O and
-//! never blocks, so tests drive it by hand. [`run_job`] is the thin loop that carries the
-//! commands out on a [`Backend`] and feeds outcomes back.
+//! [`DagScheduler`] is a pure state machine: [`DagScheduler::handle`] takes a
+//! [`SchedulerEvent`] (`Submit`, `TaskEnded`, `Cancel`, `ExecutorLost`, ...) with the time,
+//! and returns [`Command`]s (`Launch`, `Kill`, `Unregister`, `ApplyAccumulators`, `Emit`,
+//! `Finish`). It does no I/O, never blocks and runs no user code, so tests drive it by hand.
+//! The thin loop on the `ember-scheduler` thread (`driver.rs`) carries the commands out on the
+//! backend, the shuffle store, the accumulator registry and the listeners, and feeds back
+//! what they answer. [`RunningJob`] is the engine's handle on one submitted job.
 //!
 //! # Reviewer's checklist
 //!
-//! * Every launched attempt is in `in_flight` until its outcome arrives; no partition is ever
-//!   running twice at once.
-//! * A stage is in at most one of `waiting` and `running`.
+//! * Every launched attempt is in `in_flight` until its report arrives, and holds one slot
+//!   of its executor until then; no partition of a stage has two attempts in flight.
+//! * A stage is in at most one of `waiting` and `running`, and exists only while a job needs it.
 //! * A failure that does not count toward retries can still not loop forever (stage attempts).
-//! * After `Finish`, outcomes still arriving are ignored and nothing is launched.
+//! * A report for an attempt no longer current (its stage dropped, a newer attempt launched)
+//!   frees its slot and changes nothing else.
+//! * After a job's `Finish`, nothing is launched for it, and no state of it remains
+//!   ([`DagScheduler::is_idle`] once every job has ended).
+//! * User code (accumulator merges) runs only in the loop, under `catch_unwind`.
 
+mod dag;
+pub(crate) mod driver;
+mod event;
 mod job;
 mod metrics;
+mod progress;
+mod stage;
 
-pub use job::{Command, JobRun};
+pub use dag::DagScheduler;
+pub use driver::RunningJob;
+pub use event::{CancelTarget, Command, JobSubmission, SchedulerEvent};
 pub use metrics::{JobMetrics, StageMetrics};
+pub use progress::{JobProgress, StageProgress};
 
-use std::any::Any;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+pub(crate) use driver::guarded;
 
-use crate::accumulator::AccumulatorRegistry;
-use crate::config::EngineConfig;
-use crate::error::JobError;
-use crate::executor::Backend;
-use crate::executor::ResultFn;
-use crate::ids::JobId;
-use crate::lineage::LineageNode;
-use crate::plan::plan_job;
-use crate::shuffle::ShuffleRegistry;
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
 
-/// Runs one job to completion on `backend`, blocking the calling (driver) thread.
-///
-/// Returns one value per entry of `partitions`, in that order, and the job's metrics (also on
-/// failure).
-#[allow(clippy::too_many_arguments, reason = "the job, its inputs, and the context parts it runs against")]
-pub fn run_job(
-    job: JobId,
-    final_node: &Arc<dyn LineageNode>,
-    partitions: &[usize],
-    func: Arc<ResultFn>,
-    config: &EngineConfig,
-    shuffles: &Arc<ShuffleRegistry>,
-    accumulators: &Arc<AccumulatorRegistry>,
-    backend: &dyn Backend,
-) -> (Result<Vec<Box<dyn Any + Send>>, JobError>, JobMetrics) {
-    let started = Instant::now();
-    let graph = plan_job(final_node);
-    let span = tracing::info_span!("job", id = job.0, stages = graph.len(), partitions = partitions.len());
-    let _entered = span.enter();
-    tracing::info!(action = %final_node.meta().describe(), "job submitted");
+/// How many finished jobs' metrics a context remembers.
+const JOB_HISTORY: usize = 256;
 
-    let (events, outcomes) = crossbeam_channel::unbounded();
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let mut run = JobRun::new(
-        job,
-        graph,
-        partitions.to_vec(),
-        func,
-        config.clone(),
-        Arc::clone(shuffles),
-        Arc::clone(accumulators),
-    );
-    let mut commands = run.start();
-    loop {
-        for command in commands.drain(..) {
-            match command {
-                Command::Launch(task, work) => {
-                    let events = events.clone();
-                    let cancelled = Arc::clone(&cancelled);
-                    backend.launch(
-                        task,
-                        work,
-                        Box::new(move |outcome| {
-                            if !cancelled.load(Ordering::Relaxed) {
-                                let _ = events.send(outcome);
-                            }
-                        }),
-                    );
-                }
-                Command::Finish(result) => {
-                    cancelled.store(true, Ordering::Relaxed);
-                    let metrics = run.into_metrics(started.elapsed(), result.is_ok());
-                    tracing::info!(
-                        ok = metrics.succeeded,
-                        stages_run = metrics.stages_run(),
-                        stages_skipped = metrics.stages_skipped(),
-                        tasks = metrics.tasks_launched(),
-                        millis = metrics.duration.as_millis() as u64,
-                        "job finished"
-                    );
-                    return (result, metrics);
-                }
-            }
+/// The metrics of the most recent jobs of a context, in the order they finished.
+#[derive(Default)]
+pub struct JobHistory {
+    jobs: Mutex<VecDeque<JobMetrics>>,
+}
+
+impl JobHistory {
+    /// Records a finished job, forgetting the oldest beyond 256.
+    pub fn push(&self, metrics: JobMetrics) {
+        let mut jobs = self.lock();
+        if jobs.len() == JOB_HISTORY {
+            jobs.pop_front();
         }
-        if run.is_stalled() {
-            commands = vec![Command::Finish(Err(JobError::Stalled { job }))];
-            continue;
-        }
-        match outcomes.recv() {
-            Ok(outcome) => commands = run.on_outcome(outcome),
-            // Every sender is held by a queued or running attempt; none left means the
-            // workers are gone.
-            Err(_) => commands = vec![Command::Finish(Err(JobError::ExecutorGone))],
-        }
+        jobs.push_back(metrics);
+    }
+
+    /// Every remembered job, oldest first.
+    pub fn all(&self) -> Vec<JobMetrics> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// The job that finished last.
+    pub fn last(&self) -> Option<JobMetrics> {
+        self.lock().back().cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<JobMetrics>> {
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -1,196 +1,215 @@
-//! Scheduler unit tests: `JobRun` driven by hand with fake nodes and hand-written outcomes.
+//! Scheduler unit tests: the `DagScheduler` driven by hand with fake nodes and hand-written
+//! reports, one or several jobs at once, and no state left behind after each scenario.
 
-use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Command, JobMetrics, JobRun};
+use super::{CancelTarget, Command, DagScheduler, JobMetrics, JobSubmission, SchedulerEvent};
 use crate::config::EngineConfig;
-use crate::error::{JobError, TaskFailure};
-use crate::executor::{ResultFn, StageWork, TaskOutcome, TaskSuccess};
-use crate::ids::{ExecutorId, JobId, ShuffleId, StageId};
+use crate::error::{JobError, JobErrorKind, TaskFailure};
+use crate::events::{Event, StageOutcome};
+use crate::executor::{TaskReport, TaskSuccess};
+use crate::ids::{AccumulatorId, AttemptId, ExecutorId, JobId, PartitionId, ShuffleId, StageId, WorkId};
 use crate::lineage::{Dependency, LineageNode};
-use crate::plan::{StageKind, plan_job};
-use crate::shuffle::{LocalShuffleStore, MapOutput, MapStatus, ShuffleRegistry};
+use crate::shuffle::{MapOutputTracker, MapStatus};
 use crate::task::{TaskDescriptor, TaskMetrics};
 use crate::test_support::Lineage;
 
-/// The result function of every test job: the state machine must never call it.
-fn never_run() -> Arc<ResultFn> {
-    Arc::new(|p, _| panic!("the scheduler ran result task {p} itself"))
-}
+const EXECUTOR: ExecutorId = ExecutorId(0);
 
-/// One job under test: the state machine, the registry it records map outputs in, and what
-/// its commands said so far.
+/// The scheduler under test and everything its commands said so far.
 struct Harness {
-    run: Option<JobRun>,
-    registry: Arc<ShuffleRegistry>,
-    /// The shuffle each stage writes (`None` for the result stage), from the planner.
-    writes: Vec<Option<ShuffleId>>,
-    finished: Option<Result<Vec<Box<dyn Any + Send>>, JobError>>,
-}
-
-fn registry() -> Arc<ShuffleRegistry> {
-    Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())))
+    dag: DagScheduler,
+    tracker: Arc<MapOutputTracker>,
+    now: u64,
+    next_job: u64,
+    /// Every attempt ever launched, by (stage, partition, attempt).
+    launched: HashMap<(u32, u32, u32), TaskDescriptor>,
+    killed: Vec<TaskDescriptor>,
+    unregistered: Vec<(ShuffleId, Option<Vec<PartitionId>>)>,
+    accumulators: Vec<(JobId, Vec<(AccumulatorId, Bytes)>)>,
+    /// The answer the next accumulator merge gets.
+    merge_error: Option<(AccumulatorId, String)>,
+    events: Vec<Event>,
+    finished: HashMap<JobId, (Result<Vec<Bytes>, JobError>, JobMetrics)>,
 }
 
 impl Harness {
-    fn new(final_node: &Arc<dyn LineageNode>, partitions: Vec<usize>, registry: &Arc<ShuffleRegistry>) -> Self {
-        Harness::with_config(final_node, partitions, EngineConfig::new(2), registry)
+    /// One executor with `slots` slots.
+    fn new(slots: usize) -> Self {
+        Harness::with_config(EngineConfig::new(2), slots)
     }
 
-    fn with_config(
-        final_node: &Arc<dyn LineageNode>,
-        partitions: Vec<usize>,
-        config: EngineConfig,
-        registry: &Arc<ShuffleRegistry>,
-    ) -> Self {
-        let graph = plan_job(final_node);
-        let writes = graph
-            .stages()
-            .iter()
-            .map(|s| match &s.kind {
-                StageKind::ShuffleMap(dep) => Some(dep.shuffle_id),
-                StageKind::Result => None,
-            })
-            .collect();
-        let run = JobRun::new(JobId(7), graph, partitions, never_run(), config, Arc::clone(registry), Arc::default());
-        Harness { run: Some(run), registry: Arc::clone(registry), writes, finished: None }
+    fn with_config(config: EngineConfig, slots: usize) -> Self {
+        let tracker = Arc::new(MapOutputTracker::default());
+        let mut h = Harness {
+            dag: DagScheduler::new(config, Arc::clone(&tracker)),
+            tracker,
+            now: 1_000,
+            next_job: 0,
+            launched: HashMap::new(),
+            killed: Vec::new(),
+            unregistered: Vec::new(),
+            accumulators: Vec::new(),
+            merge_error: None,
+            events: Vec::new(),
+            finished: HashMap::new(),
+        };
+        assert!(h.handle(SchedulerEvent::ExecutorAdded { executor: EXECUTOR, slots }).is_empty());
+        h
     }
 
-    fn run(&mut self) -> &mut JobRun {
-        self.run.as_mut().expect("the job is not closed yet")
-    }
-
-    /// Records the commands and returns the attempts they launch, checking what holds for
-    /// every batch: launches carry the stage's work, nothing follows a `Finish`, and an
-    /// unfinished job always has something in flight.
-    fn absorb(&mut self, commands: Vec<Command>) -> Vec<TaskDescriptor> {
+    /// Feeds `event`, carries out the commands as the loop would (answering accumulator
+    /// merges at once), checks what holds for every batch, and returns the attempts launched.
+    fn handle(&mut self, event: SchedulerEvent) -> Vec<TaskDescriptor> {
+        self.now += 10;
         let mut launched = Vec::new();
-        for command in commands {
-            assert!(self.finished.is_none(), "a command after Finish");
-            match command {
-                Command::Launch(task, work) => {
-                    assert_eq!(task.job, JobId(7));
-                    let written = match &*work {
-                        StageWork::ShuffleMap(dep) => Some(dep.shuffle_id),
-                        StageWork::Result(_) => None,
-                    };
-                    assert_eq!(written, self.writes[task.stage.0 as usize], "stage {} got the wrong work", task.stage);
-                    launched.push(task);
+        let mut queue = vec![event];
+        while let Some(event) = queue.pop() {
+            for command in self.dag.handle(event, self.now) {
+                match command {
+                    Command::Launch { task, executor } => {
+                        assert_eq!(executor, EXECUTOR);
+                        assert!(!self.finished.contains_key(&task.job), "a launch for finished job {}", task.job);
+                        let key = (task.stage.0, task.partition.0, task.attempt.0);
+                        assert!(self.launched.insert(key, task).is_none(), "attempt {key:?} launched twice");
+                        launched.push(task);
+                    }
+                    Command::Kill(task) => self.killed.push(task),
+                    Command::Unregister { shuffle, maps } => self.unregistered.push((shuffle, maps)),
+                    Command::ApplyAccumulators { job, updates } => {
+                        self.accumulators.push((job, updates));
+                        queue.push(SchedulerEvent::AccumulatorsApplied { job, error: self.merge_error.take() });
+                    }
+                    Command::Emit(event) => self.events.push(event),
+                    Command::Finish { job, result, metrics, progress } => {
+                        assert!(progress.finished && progress.tasks_running() == 0);
+                        assert!(self.finished.insert(job, (result, metrics)).is_none(), "job {job} finished twice");
+                    }
                 }
-                Command::Finish(result) => self.finished = Some(result),
             }
-        }
-        if self.finished.is_none() {
-            assert!(!self.run().is_stalled(), "an unfinished job with nothing in flight");
         }
         launched
     }
 
-    fn start(&mut self) -> Vec<TaskDescriptor> {
-        let commands = self.run().start();
-        self.absorb(commands)
+    fn submit(&mut self, node: &Arc<dyn LineageNode>, partitions: &[u32]) -> (JobId, Vec<TaskDescriptor>) {
+        self.submit_in(node, partitions, None)
     }
 
-    fn feed(&mut self, task: TaskDescriptor, result: Result<TaskSuccess, TaskFailure>) -> Vec<TaskDescriptor> {
-        let commands = self.run().on_outcome(TaskOutcome {
-            task,
-            result,
-            metrics: TaskMetrics::default(),
-            accumulators: Vec::new(),
-        });
-        self.absorb(commands)
-    }
-
-    /// A map task succeeded (the runner would have stored its buckets first).
-    fn map_done(&mut self, task: TaskDescriptor) -> Vec<TaskDescriptor> {
-        let shuffle = self.writes[task.stage.0 as usize].expect("a map task");
-        self.registry.store.put_map_output(
-            shuffle,
-            task.partition,
-            MapOutput::in_memory(vec![Bytes::from_static(b"bucket")]),
-        );
-        let status = MapStatus { location: ExecutorId(0), bucket_sizes: vec![6] };
-        self.feed(task, Ok(TaskSuccess::MapOutput(status)))
-    }
-
-    /// A result task succeeded with its partition times ten.
-    fn value_done(&mut self, task: TaskDescriptor) -> Vec<TaskDescriptor> {
-        self.feed(task, Ok(TaskSuccess::Value(Box::new(task.partition * 10))))
-    }
-
-    fn panicked(&mut self, task: TaskDescriptor, message: &str) -> Vec<TaskDescriptor> {
-        self.feed(task, Err(TaskFailure::Panic { message: message.to_owned() }))
-    }
-
-    fn fetch_failed(&mut self, task: TaskDescriptor, shuffle: ShuffleId, map: usize) -> Vec<TaskDescriptor> {
-        self.feed(task, Err(TaskFailure::FetchFailed { shuffle, map }))
-    }
-
-    fn is_finished(&self) -> bool {
-        self.finished.is_some()
-    }
-
-    /// The job's values, as the `usize`s the result tasks produced.
-    fn values(&mut self) -> Vec<usize> {
-        match self.finished.take().expect("the job finished") {
-            Ok(values) => values.into_iter().map(|v| *v.downcast::<usize>().expect("a usize")).collect(),
-            Err(err) => panic!("the job failed: {err}"),
-        }
-    }
-
-    fn error(&mut self) -> JobError {
-        match self.finished.take().expect("the job finished") {
-            Ok(values) => panic!("the job succeeded with {} values", values.len()),
-            Err(err) => err,
-        }
-    }
-
-    /// After the end, outcomes still arriving for the attempts in `late` (a success, a panic and
-    /// a fetch failure each) launch nothing and change no map output, and the job never
-    /// reports a stall. Returns its metrics.
-    fn close(mut self, late: &[TaskDescriptor]) -> JobMetrics {
-        assert!(self.finished.is_none(), "the test must consume the job's result");
-        let shuffles: Vec<ShuffleId> = self.writes.iter().flatten().copied().collect();
-        let outputs = |registry: &ShuffleRegistry| -> Vec<Result<Vec<MapStatus>, usize>> {
-            shuffles.iter().map(|&s| registry.tracker.statuses(s)).collect()
+    fn submit_in(
+        &mut self,
+        node: &Arc<dyn LineageNode>,
+        partitions: &[u32],
+        group: Option<&str>,
+    ) -> (JobId, Vec<TaskDescriptor>) {
+        let job = JobId(self.next_job);
+        self.next_job += 1;
+        let submission = JobSubmission {
+            job,
+            final_node: Arc::clone(node),
+            partitions: partitions.iter().map(|&p| PartitionId(p)).collect(),
+            action: "collect at tests.rs:1".to_owned(),
+            group: group.map(str::to_owned),
+            truncated: Vec::new(),
         };
-        let before = outputs(&self.registry);
-        let run = self.run.as_mut().expect("open");
-        assert!(!run.is_stalled(), "a finished job is not stalled");
-        // Always at least one: a stray report for an attempt that is long gone.
-        for &task in late.iter().chain(&[task(0, 0, 99)]) {
-            let results: [Result<TaskSuccess, TaskFailure>; 3] = [
-                Ok(TaskSuccess::Value(Box::new(0usize))),
-                Err(TaskFailure::Panic { message: "late".to_owned() }),
-                Err(TaskFailure::FetchFailed { shuffle: shuffles.first().copied().unwrap_or_default(), map: 0 }),
-            ];
-            for result in results {
-                let commands = run.on_outcome(TaskOutcome {
-                    task,
-                    result,
-                    metrics: TaskMetrics::default(),
-                    accumulators: Vec::new(),
-                });
-                assert!(commands.is_empty(), "an outcome after Finish produced commands");
-            }
+        (job, self.handle(SchedulerEvent::Submit(submission)))
+    }
+
+    /// The attempt launched as (stage, partition, attempt).
+    fn task(&self, stage: u32, partition: u32, attempt: u32) -> TaskDescriptor {
+        *self
+            .launched
+            .get(&(stage, partition, attempt))
+            .unwrap_or_else(|| panic!("({stage}, {partition}, {attempt}) never launched"))
+    }
+
+    fn report(&mut self, task: TaskDescriptor, result: Result<TaskSuccess, TaskFailure>) -> Vec<TaskDescriptor> {
+        self.report_with(task, result, Vec::new())
+    }
+
+    fn report_with(
+        &mut self,
+        task: TaskDescriptor,
+        result: Result<TaskSuccess, TaskFailure>,
+        accumulators: Vec<(AccumulatorId, Bytes)>,
+    ) -> Vec<TaskDescriptor> {
+        let report = TaskReport { task, executor: EXECUTOR, result, metrics: TaskMetrics::default(), accumulators };
+        self.handle(SchedulerEvent::TaskEnded(report))
+    }
+
+    /// Map task (stage, partition, attempt) succeeded.
+    fn map_done(&mut self, stage: u32, partition: u32, attempt: u32) -> Vec<TaskDescriptor> {
+        let status = MapStatus { location: EXECUTOR, bucket_sizes: vec![6] };
+        self.report(self.task(stage, partition, attempt), Ok(TaskSuccess::MapOutput(status)))
+    }
+
+    /// Result task (stage, partition, attempt) succeeded with its partition times ten.
+    fn value_done(&mut self, stage: u32, partition: u32, attempt: u32) -> Vec<TaskDescriptor> {
+        let value = Bytes::from((u64::from(partition) * 10).to_le_bytes().to_vec());
+        self.report(self.task(stage, partition, attempt), Ok(TaskSuccess::Value(value)))
+    }
+
+    fn panicked(&mut self, stage: u32, partition: u32, attempt: u32, message: &str) -> Vec<TaskDescriptor> {
+        self.report(self.task(stage, partition, attempt), Err(TaskFailure::Panic { message: message.to_owned() }))
+    }
+
+    fn cancelled(&mut self, task: TaskDescriptor) -> Vec<TaskDescriptor> {
+        self.report(task, Err(TaskFailure::Cancelled))
+    }
+
+    fn fetch_failed(
+        &mut self,
+        stage: u32,
+        partition: u32,
+        attempt: u32,
+        shuffle: ShuffleId,
+        maps: &[u32],
+    ) -> Vec<TaskDescriptor> {
+        let maps = maps.iter().map(|&m| PartitionId(m)).collect();
+        self.report(self.task(stage, partition, attempt), Err(TaskFailure::FetchFailed { shuffle, maps }))
+    }
+
+    fn is_finished(&self, job: JobId) -> bool {
+        self.finished.contains_key(&job)
+    }
+
+    /// The job's values, as the `u64`s the result tasks produced.
+    fn values(&mut self, job: JobId) -> Vec<u64> {
+        match self.finished.get(&job).unwrap_or_else(|| panic!("job {job} has not finished")) {
+            (Ok(values), _) => values.iter().map(|v| u64::from_le_bytes(v[..].try_into().expect("8 bytes"))).collect(),
+            (Err(err), _) => panic!("job {job} failed: {err}"),
         }
-        assert!(!run.is_stalled());
-        assert_eq!(outputs(&self.registry), before, "a late outcome changed the map outputs");
-        self.run.take().expect("open").into_metrics(Duration::ZERO, true)
+    }
+
+    fn error(&self, job: JobId) -> &JobError {
+        match self.finished.get(&job).unwrap_or_else(|| panic!("job {job} has not finished")) {
+            (Ok(values), _) => panic!("job {job} succeeded with {} values", values.len()),
+            (Err(err), _) => err,
+        }
+    }
+
+    fn metrics(&self, job: JobId) -> &JobMetrics {
+        &self.finished.get(&job).expect("the job finished").1
+    }
+
+    /// Every job is over and nothing is left: no job, stage or attempt (the harness's
+    /// `assertDataStructuresEmpty`). A report still arriving for any attempt launched so far
+    /// launches nothing.
+    fn close(mut self) {
+        assert!(self.dag.is_idle(), "state left after every job finished");
+        let all: Vec<TaskDescriptor> = self.launched.values().copied().collect();
+        for task in all {
+            assert!(self.cancelled(task).is_empty(), "a late report launched something");
+        }
+        assert!(self.dag.is_idle());
     }
 }
 
-fn task(stage: u32, partition: usize, attempt: u32) -> TaskDescriptor {
-    TaskDescriptor { job: JobId(7), stage: StageId(stage), partition, attempt }
-}
-
-/// Sorted, so tests do not depend on launch order within a batch.
-fn sorted(mut tasks: Vec<TaskDescriptor>) -> Vec<(u32, usize, u32)> {
-    let mut out: Vec<(u32, usize, u32)> = tasks.drain(..).map(|t| (t.stage.0, t.partition, t.attempt)).collect();
+/// Sorted (stage, partition, attempt), so tests do not depend on launch order within a batch.
+fn sorted(tasks: &[TaskDescriptor]) -> Vec<(u32, u32, u32)> {
+    let mut out: Vec<(u32, u32, u32)> = tasks.iter().map(|t| (t.stage.0, t.partition.0, t.attempt.0)).collect();
     out.sort();
     out
 }
@@ -199,37 +218,41 @@ fn sorted(mut tasks: Vec<TaskDescriptor>) -> Vec<(u32, usize, u32)> {
 fn result_only_job_returns_values_in_requested_order() {
     let l = Lineage::default();
     let source = l.source(4);
-    let mut h = Harness::new(&source, vec![3, 0, 2], &registry());
-    let launched = h.start();
-    assert_eq!(sorted(launched), vec![(0, 0, 0), (0, 2, 0), (0, 3, 0)], "only the requested partitions");
-    assert!(h.value_done(task(0, 0, 0)).is_empty());
-    assert!(h.value_done(task(0, 3, 0)).is_empty());
-    assert!(!h.is_finished(), "a result is still missing");
-    assert!(h.value_done(task(0, 2, 0)).is_empty());
-    assert_eq!(h.values(), vec![30, 0, 20]);
-    let m = h.close(&[task(0, 1, 0)]);
+    let mut h = Harness::new(8);
+    let (job, launched) = h.submit(&source, &[3, 0, 2]);
+    assert_eq!(sorted(&launched), vec![(0, 0, 0), (0, 2, 0), (0, 3, 0)], "only the requested partitions");
+    assert!(launched.iter().all(|t| t.work == WorkId::Result(job) && t.job == job));
+    h.value_done(0, 0, 0);
+    h.value_done(0, 3, 0);
+    assert!(!h.is_finished(job), "a result is still missing");
+    h.value_done(0, 2, 0);
+    assert_eq!(h.values(job), vec![30, 0, 20]);
+    let m = h.metrics(job);
     assert_eq!((m.stages.len(), m.stages_run(), m.tasks_launched(), m.tasks_failed()), (1, 1, 3, 0));
+    h.close();
 }
 
 #[test]
 fn result_tasks_wait_for_every_map_output() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(3), 2);
-    let registry = registry();
-    let mut h = Harness::new(&reduced, vec![0, 1], &registry);
-    assert_eq!(sorted(h.start()), vec![(0, 0, 0), (0, 1, 0), (0, 2, 0)], "map tasks only");
-    assert!(h.map_done(task(0, 0, 0)).is_empty());
-    assert!(h.map_done(task(0, 2, 0)).is_empty(), "no result task while map 1 is missing");
-    assert_eq!(registry.tracker.missing_maps(shuffle, 3), vec![1]);
-    let launched = h.map_done(task(0, 1, 0));
-    assert!(registry.tracker.missing_maps(shuffle, 3).is_empty(), "every output registered before reducing");
-    assert_eq!(sorted(launched), vec![(1, 0, 0), (1, 1, 0)]);
-    h.value_done(task(1, 1, 0));
-    h.value_done(task(1, 0, 0));
-    assert_eq!(h.values(), vec![0, 10]);
-    let m = h.close(&[]);
+    let mut h = Harness::new(8);
+    let (job, launched) = h.submit(&reduced, &[0, 1]);
+    assert_eq!(sorted(&launched), vec![(0, 0, 0), (0, 1, 0), (0, 2, 0)], "map tasks only");
+    assert!(launched.iter().all(|t| t.work == WorkId::ShuffleMap(shuffle)));
+    assert!(h.map_done(0, 0, 0).is_empty());
+    assert!(h.map_done(0, 2, 0).is_empty(), "no result task while map 1 is missing");
+    assert_eq!(h.tracker.missing_maps(shuffle, 3), vec![PartitionId(1)]);
+    let launched = h.map_done(0, 1, 0);
+    assert!(h.tracker.missing_maps(shuffle, 3).is_empty(), "every output registered before reducing");
+    assert_eq!(sorted(&launched), vec![(1, 0, 0), (1, 1, 0)]);
+    h.value_done(1, 1, 0);
+    h.value_done(1, 0, 0);
+    assert_eq!(h.values(job), vec![0, 10]);
+    let m = h.metrics(job);
     assert_eq!((m.stages_run(), m.stages_skipped(), m.tasks_launched()), (2, 0, 5));
     assert!(m.stages[0].is_shuffle_map && !m.stages[1].is_shuffle_map);
+    h.close();
 }
 
 #[test]
@@ -239,263 +262,262 @@ fn a_diamond_reduces_only_after_both_map_stages() {
     let (right, _) = l.shuffle(&l.source(2), 2);
     // Both reduce sides feed one node through narrow dependencies (a co-partitioned zip).
     let zipped = l.node("zip", 2, vec![Dependency::OneToOne(left), Dependency::OneToOne(right)]);
-    let mut h = Harness::new(&zipped, vec![0, 1], &registry());
-    let first = sorted(h.start());
+    let mut h = Harness::new(8);
+    let (job, first) = h.submit(&zipped, &[0, 1]);
+    let first = sorted(&first);
     assert_eq!(first.len(), 3, "both map stages start at once: {first:?}");
     assert!(first.iter().all(|&(stage, _, _)| stage < 2));
-    let one = first.iter().find(|t| first.iter().filter(|u| u.0 == t.0).count() == 1).expect("a 1-task stage");
-    let two: Vec<_> = first.iter().filter(|t| t.0 != one.0).collect();
-    assert!(h.map_done(task(one.0, one.1, 0)).is_empty(), "the other map stage is still running");
-    assert!(h.map_done(task(two[0].0, two[0].1, 0)).is_empty());
-    assert_eq!(sorted(h.map_done(task(two[1].0, two[1].1, 0))), vec![(2, 0, 0), (2, 1, 0)]);
-    h.value_done(task(2, 0, 0));
-    h.value_done(task(2, 1, 0));
-    assert_eq!(h.values(), vec![0, 10]);
-    assert_eq!(h.close(&[]).stages_run(), 3);
+    let one = *first.iter().find(|t| first.iter().filter(|u| u.0 == t.0).count() == 1).expect("a 1-task stage");
+    let two: Vec<_> = first.iter().copied().filter(|t| t.0 != one.0).collect();
+    assert!(h.map_done(one.0, one.1, 0).is_empty(), "the other map stage is still running");
+    assert!(h.map_done(two[0].0, two[0].1, 0).is_empty());
+    assert_eq!(sorted(&h.map_done(two[1].0, two[1].1, 0)), vec![(2, 0, 0), (2, 1, 0)]);
+    h.value_done(2, 0, 0);
+    h.value_done(2, 1, 0);
+    assert_eq!(h.values(job), vec![0, 10]);
+    assert_eq!(h.metrics(job).stages_run(), 3);
+    h.close();
 }
 
 #[test]
 fn a_failed_attempt_is_relaunched_with_the_next_attempt_number() {
     let l = Lineage::default();
     let (reduced, _) = l.shuffle(&l.source(2), 1);
-    let mut h = Harness::new(&reduced, vec![0], &registry());
-    h.start();
-    assert_eq!(sorted(h.panicked(task(0, 1, 0), "flaky map")), vec![(0, 1, 1)], "the same map task, attempt 1");
-    assert!(h.map_done(task(0, 0, 0)).is_empty(), "map 1 has no output yet");
-    assert_eq!(sorted(h.map_done(task(0, 1, 1))), vec![(1, 0, 0)]);
-    assert_eq!(sorted(h.panicked(task(1, 0, 0), "flaky reduce")), vec![(1, 0, 1)]);
-    assert!(h.value_done(task(1, 0, 1)).is_empty());
-    assert_eq!(h.values(), vec![0]);
-    let m = h.close(&[]);
+    let mut h = Harness::new(8);
+    let (job, _) = h.submit(&reduced, &[0]);
+    assert_eq!(sorted(&h.panicked(0, 1, 0, "flaky map")), vec![(0, 1, 1)], "the same map task, attempt 1");
+    assert!(h.map_done(0, 0, 0).is_empty(), "map 1 has no output yet");
+    assert_eq!(sorted(&h.map_done(0, 1, 1)), vec![(1, 0, 0)]);
+    assert_eq!(sorted(&h.panicked(1, 0, 0, "flaky reduce")), vec![(1, 0, 1)]);
+    h.value_done(1, 0, 1);
+    assert_eq!(h.values(job), vec![0]);
+    let m = h.metrics(job);
     assert_eq!((m.stages[0].tasks_launched, m.stages[0].tasks_failed), (3, 1));
     assert_eq!((m.stages[1].tasks_launched, m.stages[1].tasks_failed), (2, 1));
+    h.close();
 }
 
 #[test]
-fn a_task_failing_on_every_attempt_fails_the_job_with_its_cause() {
+fn a_task_failing_on_every_attempt_fails_the_job_once_its_other_attempts_stop() {
     let l = Lineage::default();
     let source = l.source(3);
-    let mut h = Harness::new(&source, vec![0, 1, 2], &registry());
-    h.start();
-    h.value_done(task(0, 0, 0));
-    let mut attempt = 0;
-    for _ in 0..3 {
-        let next = h.panicked(task(0, 1, attempt), "boom");
-        attempt += 1;
-        assert_eq!(sorted(next), vec![(0, 1, attempt)]);
+    let mut h = Harness::with_config(EngineConfig::new(2).with_max_task_attempts(4), 8);
+    let (job, _) = h.submit(&source, &[0, 1, 2]);
+    h.value_done(0, 0, 0);
+    for attempt in 0..3 {
+        assert_eq!(sorted(&h.panicked(0, 1, attempt, "boom")), vec![(0, 1, attempt + 1)]);
     }
-    assert!(h.panicked(task(0, 1, attempt), "boom").is_empty(), "no launch once the job fails");
-    let err = h.error();
+    assert!(h.panicked(0, 1, 3, "boom").is_empty(), "no launch once the job fails");
+    assert_eq!(sorted(&h.killed), vec![(0, 2, 0)], "partition 2 is still running: killed");
+    assert!(!h.is_finished(job), "the job waits for its killed attempt to stop");
+    h.cancelled(h.task(0, 2, 0));
+    let err = h.error(job);
     let text = err.to_string();
-    for needle in ["job 7", "partition 1 of stage 0", "attempt 4 of 4", "panicked: boom"] {
+    for needle in ["job 0", "partition 1 of stage 0", "attempt 4 of 4", "panicked: boom"] {
         assert!(text.contains(needle), "{needle:?} not in {text:?}");
     }
-    match err {
-        JobError::TaskFailed { job, stage, partition, attempt, max_attempts, failure, stage_name } => {
-            assert_eq!((job, stage, partition, attempt, max_attempts), (JobId(7), StageId(0), 1, 4, 4));
-            assert!(matches!(&failure, TaskFailure::Panic { message } if message == "boom"), "{failure}");
-            assert!(stage_name.starts_with("source at ") && stage_name.contains("tests.rs"), "{stage_name}");
-        }
-        other => panic!("expected TaskFailed, got {other}"),
-    }
-    // Partition 2 was still running; its outcome arrives after the end.
-    let m = h.close(&[task(0, 2, 0), task(0, 1, 4)]);
-    assert_eq!((m.tasks_launched(), m.tasks_failed()), (6, 4));
+    assert_eq!(err.kind(), JobErrorKind::TaskFailed);
+    assert_eq!((err.job(), err.stage(), err.partition()), (job, Some(StageId(0)), Some(PartitionId(1))));
+    assert_eq!((err.attempt(), err.max_attempts(), err.panic_message()), (Some(AttemptId(3)), Some(4), Some("boom")));
+    assert!(err.stage_name().is_some_and(|n| n.starts_with("source at ") && n.contains("tests.rs")), "{err}");
+    let m = h.metrics(job);
+    assert_eq!((m.tasks_launched(), m.tasks_failed()), (6, 4), "four panics; a killed attempt is no failure");
+    assert!(!m.succeeded);
+    h.close();
 }
 
 #[test]
 fn one_attempt_allowed_fails_on_the_first_failure() {
     let l = Lineage::default();
     let source = l.source(1);
-    let mut h = Harness::with_config(&source, vec![0], EngineConfig::new(1).with_max_task_attempts(1), &registry());
-    h.start();
-    assert!(h.panicked(task(0, 0, 0), "once").is_empty());
-    assert!(matches!(h.error(), JobError::TaskFailed { attempt: 1, max_attempts: 1, .. }));
-    assert_eq!(h.close(&[]).tasks_launched(), 1);
+    let mut h = Harness::with_config(EngineConfig::new(1).with_max_task_attempts(1), 1);
+    let (job, _) = h.submit(&source, &[0]);
+    assert!(h.panicked(0, 0, 0, "once").is_empty());
+    assert_eq!((h.error(job).attempt(), h.error(job).max_attempts()), (Some(AttemptId(0)), Some(1)));
+    assert_eq!(h.metrics(job).tasks_launched(), 1);
+    h.close();
 }
 
 #[test]
 fn a_fetch_failure_reruns_only_the_lost_map_task_and_uses_no_attempt() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(3), 2);
-    let registry = registry();
     // One attempt per task: if the fetch failure counted as one, the job would fail.
-    let config = EngineConfig::new(2).with_max_task_attempts(1);
-    let mut h = Harness::with_config(&reduced, vec![0, 1], config, &registry);
-    h.start();
-    h.map_done(task(0, 0, 0));
-    h.map_done(task(0, 1, 0));
-    assert_eq!(sorted(h.map_done(task(0, 2, 0))), vec![(1, 0, 0), (1, 1, 0)]);
-    h.value_done(task(1, 0, 0));
+    let mut h = Harness::with_config(EngineConfig::new(2).with_max_task_attempts(1), 8);
+    let (job, _) = h.submit(&reduced, &[0, 1]);
+    h.map_done(0, 0, 0);
+    h.map_done(0, 1, 0);
+    assert_eq!(sorted(&h.map_done(0, 2, 0)), vec![(1, 0, 0), (1, 1, 0)]);
+    h.value_done(1, 0, 0);
 
-    let rerun = h.fetch_failed(task(1, 1, 0), shuffle, 1);
-    assert_eq!(sorted(rerun), vec![(0, 1, 1)], "only map task 1 reruns, as its second attempt");
-    assert_eq!(registry.tracker.missing_maps(shuffle, 3), vec![1], "the lost output is forgotten");
-    let lost = crate::shuffle::ShuffleBlockId { shuffle, map: 1, reduce: 0 };
-    assert!(registry.store.fetch(lost).is_none(), "and its buckets are dropped");
-    assert!(registry.store.fetch(crate::shuffle::ShuffleBlockId { map: 0, ..lost }).is_some(), "others stay");
+    let rerun = h.fetch_failed(1, 1, 0, shuffle, &[1]);
+    assert_eq!(sorted(&rerun), vec![(0, 1, 1)], "only map task 1 reruns, as its second attempt");
+    assert_eq!(h.tracker.missing_maps(shuffle, 3), vec![PartitionId(1)], "the lost output is forgotten");
+    assert_eq!(h.unregistered, vec![(shuffle, Some(vec![PartitionId(1)]))], "and its buckets are deleted");
 
-    let reduce_again = h.map_done(task(0, 1, 1));
-    assert_eq!(sorted(reduce_again), vec![(1, 1, 1)], "then only the unfinished reduce task");
-    h.value_done(task(1, 1, 1));
-    assert_eq!(h.values(), vec![0, 10]);
-    let m = h.close(&[]);
+    assert_eq!(sorted(&h.map_done(0, 1, 1)), vec![(1, 1, 1)], "then only the unfinished reduce task");
+    h.value_done(1, 1, 1);
+    assert_eq!(h.values(job), vec![0, 10]);
+    let m = h.metrics(job);
     assert_eq!((m.stages[0].tasks_launched, m.stages[0].tasks_failed), (4, 0));
     assert_eq!((m.stages[1].tasks_launched, m.stages[1].tasks_failed), (3, 1));
+    h.close();
 }
 
 #[test]
 fn two_reducers_losing_the_same_output_rerun_it_once() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(2), 2);
-    let mut h = Harness::new(&reduced, vec![0, 1], &registry());
-    h.start();
-    h.map_done(task(0, 0, 0));
-    h.map_done(task(0, 1, 0));
-    assert_eq!(sorted(h.fetch_failed(task(1, 0, 0), shuffle, 0)), vec![(0, 0, 1)]);
-    assert!(h.fetch_failed(task(1, 1, 0), shuffle, 0).is_empty(), "map 0 is already rerunning");
-    assert_eq!(sorted(h.map_done(task(0, 0, 1))), vec![(1, 0, 1), (1, 1, 1)]);
-    h.value_done(task(1, 0, 1));
-    h.value_done(task(1, 1, 1));
-    assert_eq!(h.values(), vec![0, 10]);
-    h.close(&[]);
+    let mut h = Harness::new(8);
+    let (job, _) = h.submit(&reduced, &[0, 1]);
+    h.map_done(0, 0, 0);
+    h.map_done(0, 1, 0);
+    assert_eq!(sorted(&h.fetch_failed(1, 0, 0, shuffle, &[0])), vec![(0, 0, 1)]);
+    assert!(h.fetch_failed(1, 1, 0, shuffle, &[0]).is_empty(), "map 0 is already rerunning");
+    assert_eq!(sorted(&h.map_done(0, 0, 1)), vec![(1, 0, 1), (1, 1, 1)]);
+    h.value_done(1, 0, 1);
+    h.value_done(1, 1, 1);
+    assert_eq!(h.values(job), vec![0, 10]);
+    h.close();
 }
 
 #[test]
 fn a_stale_fetch_failure_about_an_output_already_rerun_forgets_nothing() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(2), 2);
-    let registry = registry();
-    let mut h = Harness::new(&reduced, vec![0, 1], &registry);
-    h.start();
-    h.map_done(task(0, 0, 0));
-    h.map_done(task(0, 1, 0));
-    assert_eq!(sorted(h.fetch_failed(task(1, 0, 0), shuffle, 0)), vec![(0, 0, 1)]);
-    assert_eq!(sorted(h.map_done(task(0, 0, 1))), vec![(1, 0, 1)], "reducer 1 is still running");
+    let mut h = Harness::new(8);
+    let (job, _) = h.submit(&reduced, &[0, 1]);
+    h.map_done(0, 0, 0);
+    h.map_done(0, 1, 0);
+    assert_eq!(sorted(&h.fetch_failed(1, 0, 0, shuffle, &[0])), vec![(0, 0, 1)]);
+    assert_eq!(sorted(&h.map_done(0, 0, 1)), vec![(1, 0, 1)], "reducer 1 is still running");
     // Reducer 1 was launched before map 0's new output was registered: its report is stale.
-    assert_eq!(sorted(h.fetch_failed(task(1, 1, 0), shuffle, 0)), vec![(1, 1, 1)], "no map task reruns");
-    assert!(registry.tracker.missing_maps(shuffle, 2).is_empty(), "the new output is kept");
-    h.value_done(task(1, 0, 1));
-    h.value_done(task(1, 1, 1));
-    assert_eq!(h.values(), vec![0, 10]);
-    let m = h.close(&[]);
-    assert_eq!(m.stages[0].tasks_launched, 3);
+    assert_eq!(sorted(&h.fetch_failed(1, 1, 0, shuffle, &[0])), vec![(1, 1, 1)], "no map task reruns");
+    assert!(h.tracker.missing_maps(shuffle, 2).is_empty(), "the new output is kept");
+    h.value_done(1, 0, 1);
+    h.value_done(1, 1, 1);
+    assert_eq!(h.values(job), vec![0, 10]);
+    assert_eq!(h.metrics(job).stages[0].tasks_launched, 3);
+    h.close();
 }
 
 #[test]
-fn a_fetch_failure_forgets_every_output_the_store_lost() {
+fn a_fetch_failure_naming_several_outputs_reruns_them_in_one_resubmission() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(3), 1);
-    let registry = registry();
-    let mut h = Harness::new(&reduced, vec![0], &registry);
-    h.start();
-    h.map_done(task(0, 0, 0));
-    h.map_done(task(0, 1, 0));
-    h.map_done(task(0, 2, 0));
-    registry.store.remove_map_output(shuffle, 0);
-    registry.store.remove_map_output(shuffle, 2);
-    assert_eq!(sorted(h.fetch_failed(task(1, 0, 0), shuffle, 0)), vec![(0, 0, 1), (0, 2, 1)], "one resubmission");
-    h.map_done(task(0, 0, 1));
-    assert_eq!(sorted(h.map_done(task(0, 2, 1))), vec![(1, 0, 1)]);
-    h.value_done(task(1, 0, 1));
-    assert_eq!(h.values(), vec![0]);
-    h.close(&[]);
+    let mut h = Harness::new(8);
+    let (job, _) = h.submit(&reduced, &[0]);
+    h.map_done(0, 0, 0);
+    h.map_done(0, 1, 0);
+    h.map_done(0, 2, 0);
+    assert_eq!(sorted(&h.fetch_failed(1, 0, 0, shuffle, &[0, 2])), vec![(0, 0, 1), (0, 2, 1)], "one resubmission");
+    h.map_done(0, 0, 1);
+    assert_eq!(sorted(&h.map_done(0, 2, 1)), vec![(1, 0, 1)]);
+    h.value_done(1, 0, 1);
+    assert_eq!(h.values(job), vec![0]);
+    h.close();
 }
 
 #[test]
 fn a_stage_that_keeps_losing_its_input_gives_up() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(1), 1);
-    let mut h = Harness::new(&reduced, vec![0], &registry());
-    h.start();
+    let mut h = Harness::new(8);
+    let (job, _) = h.submit(&reduced, &[0]);
     let mut map_attempt = 0;
     for reduce_attempt in 0..4 {
-        assert_eq!(sorted(h.map_done(task(0, 0, map_attempt))), vec![(1, 0, reduce_attempt)]);
+        assert_eq!(sorted(&h.map_done(0, 0, map_attempt)), vec![(1, 0, reduce_attempt)]);
         map_attempt += 1;
-        assert_eq!(sorted(h.fetch_failed(task(1, 0, reduce_attempt), shuffle, 0)), vec![(0, 0, map_attempt)]);
+        assert_eq!(sorted(&h.fetch_failed(1, 0, reduce_attempt, shuffle, &[0])), vec![(0, 0, map_attempt)]);
     }
-    h.map_done(task(0, 0, map_attempt));
-    assert!(h.fetch_failed(task(1, 0, 4), shuffle, 0).is_empty());
-    match h.error() {
-        JobError::TooManyFetchFailures { stage, count, .. } => assert_eq!((stage, count), (StageId(1), 5)),
-        other => panic!("expected TooManyFetchFailures, got {other}"),
-    }
-    h.close(&[]);
+    h.map_done(0, 0, map_attempt);
+    assert!(h.fetch_failed(1, 0, 4, shuffle, &[0]).is_empty());
+    let err = h.error(job);
+    assert_eq!((err.kind(), err.stage()), (JobErrorKind::FetchFailures, Some(StageId(1))));
+    assert!(err.to_string().contains("5 fetch failures"), "{err}");
+    h.close();
 }
 
 #[test]
 fn a_second_job_on_a_finished_shuffle_skips_its_map_stage() {
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(2), 2);
-    let registry = registry();
+    let mut h = Harness::new(8);
 
-    let mut first = Harness::new(&reduced, vec![0, 1], &registry);
-    first.start();
-    first.map_done(task(0, 0, 0));
-    first.map_done(task(0, 1, 0));
-    first.value_done(task(1, 0, 0));
-    first.value_done(task(1, 1, 0));
-    assert_eq!(first.values(), vec![0, 10]);
-    first.close(&[]);
+    let (first, _) = h.submit(&reduced, &[0, 1]);
+    h.map_done(0, 0, 0);
+    h.map_done(0, 1, 0);
+    h.value_done(1, 0, 0);
+    h.value_done(1, 1, 0);
+    assert_eq!(h.values(first), vec![0, 10]);
 
-    let mut second = Harness::new(&reduced, vec![1, 0], &registry);
-    assert_eq!(sorted(second.start()), vec![(1, 0, 0), (1, 1, 0)], "no map task");
-    second.value_done(task(1, 0, 0));
-    second.value_done(task(1, 1, 0));
-    assert_eq!(second.values(), vec![10, 0]);
-    let m = second.close(&[]);
+    // The map stage lived only while the first job needed it: the second gets new stage ids.
+    let (second, launched) = h.submit(&reduced, &[1, 0]);
+    assert_eq!(sorted(&launched), vec![(3, 0, 0), (3, 1, 0)], "no map task");
+    h.value_done(3, 0, 0);
+    h.value_done(3, 1, 0);
+    assert_eq!(h.values(second), vec![10, 0]);
+    let m = h.metrics(second);
     assert!(m.stages[0].skipped && m.stages[0].tasks_launched == 0);
     assert_eq!((m.stages_run(), m.stages_skipped()), (1, 1));
+    let Some(Event::JobStart { stages, .. }) = h.events.iter().rev().find(|e| matches!(e, Event::JobStart { .. }))
+    else {
+        panic!("no JobStart")
+    };
+    assert!(stages[0].skipped && !stages[1].skipped, "the start event marks the skipped stage");
 
     // Losing one output between jobs reruns exactly that map task.
-    registry.tracker.unregister_map_output(shuffle, 1);
-    let mut third = Harness::new(&reduced, vec![0], &registry);
-    assert_eq!(sorted(third.start()), vec![(0, 1, 0)]);
-    assert_eq!(sorted(third.map_done(task(0, 1, 0))), vec![(1, 0, 0)]);
-    third.value_done(task(1, 0, 0));
-    assert_eq!(third.values(), vec![0]);
-    let m = third.close(&[]);
+    h.tracker.unregister_map_output(shuffle, PartitionId(1));
+    let (third, launched) = h.submit(&reduced, &[0]);
+    assert_eq!(sorted(&launched), vec![(4, 1, 0)]);
+    assert_eq!(sorted(&h.map_done(4, 1, 0)), vec![(5, 0, 0)]);
+    h.value_done(5, 0, 0);
+    assert_eq!(h.values(third), vec![0]);
+    let m = h.metrics(third);
     assert_eq!((m.stages_skipped(), m.stages[0].tasks_launched), (0, 1));
+    h.close();
 }
 
 #[test]
 fn a_job_over_some_partitions_still_runs_every_map_task() {
     let l = Lineage::default();
     let (reduced, _) = l.shuffle(&l.source(2), 3);
-    let mut h = Harness::new(&reduced, vec![1], &registry());
-    assert_eq!(sorted(h.start()), vec![(0, 0, 0), (0, 1, 0)]);
-    h.map_done(task(0, 0, 0));
-    assert_eq!(sorted(h.map_done(task(0, 1, 0))), vec![(1, 1, 0)], "only the requested reduce partition");
-    h.value_done(task(1, 1, 0));
-    assert_eq!(h.values(), vec![10]);
-    h.close(&[]);
+    let mut h = Harness::new(8);
+    let (job, launched) = h.submit(&reduced, &[1]);
+    assert_eq!(sorted(&launched), vec![(0, 0, 0), (0, 1, 0)]);
+    h.map_done(0, 0, 0);
+    assert_eq!(sorted(&h.map_done(0, 1, 0)), vec![(1, 1, 0)], "only the requested reduce partition");
+    h.value_done(1, 1, 0);
+    assert_eq!(h.values(job), vec![10]);
+    h.close();
 }
 
 #[test]
 fn an_empty_partition_list_finishes_at_once() {
     let l = Lineage::default();
     let (reduced, _) = l.shuffle(&l.source(2), 3);
-    let mut h = Harness::new(&reduced, Vec::new(), &registry());
-    assert!(h.start().is_empty(), "nothing launched");
-    assert!(h.values().is_empty());
-    let m = h.close(&[task(0, 0, 0)]);
-    assert_eq!((m.stages_run(), m.tasks_launched()), (0, 0));
+    let mut h = Harness::new(8);
+    let (job, launched) = h.submit(&reduced, &[]);
+    assert!(launched.is_empty(), "nothing launched");
+    assert!(h.values(job).is_empty());
+    assert_eq!(h.metrics(job).tasks_launched(), 0);
+    h.close();
 }
 
 #[test]
-fn a_duplicate_success_keeps_the_first_value() {
+fn a_duplicate_report_changes_nothing() {
     let l = Lineage::default();
     let source = l.source(2);
-    let mut h = Harness::new(&source, vec![0, 1], &registry());
-    h.start();
-    h.value_done(task(0, 0, 0));
-    // A stale second report for partition 0 (say, from a resubmission race) must not count
-    // as partition 1's result.
-    assert!(h.feed(task(0, 0, 0), Ok(TaskSuccess::Value(Box::new(99usize)))).is_empty());
-    assert!(!h.is_finished(), "partition 1 is still missing");
-    h.value_done(task(0, 1, 0));
-    assert_eq!(h.values(), vec![0, 10]);
-    h.close(&[]);
+    let mut h = Harness::new(8);
+    let (job, _) = h.submit(&source, &[0, 1]);
+    h.value_done(0, 0, 0);
+    // A second report for the same attempt (a confused backend) must not count as
+    // partition 1's result.
+    assert!(h.report(h.task(0, 0, 0), Ok(TaskSuccess::Value(Bytes::from_static(&[9; 8])))).is_empty());
+    assert!(!h.is_finished(job), "partition 1 is still missing");
+    h.value_done(0, 1, 0);
+    assert_eq!(h.values(job), vec![0, 10]);
+    h.close();
 }
 
 #[test]
@@ -504,12 +526,263 @@ fn a_shuffle_without_map_tasks_is_registered_before_reducers_run() {
     // reducers can only fetch from a shuffle the tracker knows.
     let l = Lineage::default();
     let (reduced, shuffle) = l.shuffle(&l.source(0), 2);
-    let registry = registry();
-    let mut h = Harness::new(&reduced, vec![0, 1], &registry);
-    assert_eq!(sorted(h.start()), vec![(1, 0, 0), (1, 1, 0)], "no map task to run, reducers start at once");
-    assert_eq!(registry.tracker.statuses(shuffle), Ok(Vec::new()), "the reducers will find zero buckets");
-    h.value_done(task(1, 0, 0));
-    h.value_done(task(1, 1, 0));
-    assert_eq!(h.values(), vec![0, 10]);
-    h.close(&[]);
+    let mut h = Harness::new(8);
+    let (job, launched) = h.submit(&reduced, &[0, 1]);
+    assert_eq!(sorted(&launched), vec![(1, 0, 0), (1, 1, 0)], "no map task to run, reducers start at once");
+    assert_eq!(h.tracker.statuses(shuffle), Ok(Vec::new()), "the reducers will find zero buckets");
+    h.value_done(1, 0, 0);
+    h.value_done(1, 1, 0);
+    assert_eq!(h.values(job), vec![0, 10]);
+    h.close();
+}
+
+// ---- several jobs, slots, cancellation ---------------------------------------------------
+
+#[test]
+fn two_running_jobs_on_one_shuffle_run_its_map_stage_once() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(3), 2);
+    let mut h = Harness::new(8);
+    let (a, first) = h.submit(&reduced, &[0, 1]);
+    assert_eq!(sorted(&first), vec![(0, 0, 0), (0, 1, 0), (0, 2, 0)]);
+    let (b, second) = h.submit(&reduced, &[1]);
+    assert!(second.is_empty(), "the second job waits for the map stage the first one runs");
+    h.map_done(0, 0, 0);
+    h.map_done(0, 1, 0);
+    let reducers = h.map_done(0, 2, 0);
+    assert_eq!(sorted(&reducers), vec![(1, 0, 0), (1, 1, 0), (2, 1, 0)], "both result stages start at once");
+    h.value_done(2, 1, 0);
+    assert_eq!(h.values(b), vec![10]);
+    h.value_done(1, 0, 0);
+    h.value_done(1, 1, 0);
+    assert_eq!(h.values(a), vec![0, 10]);
+    let map_tasks =
+        |m: &JobMetrics| m.stages.iter().filter(|s| s.is_shuffle_map).map(|s| s.tasks_launched).sum::<u32>();
+    assert_eq!(map_tasks(h.metrics(a)) + map_tasks(h.metrics(b)), 3, "each map task ran once, counted once");
+    assert!(!h.metrics(b).stages[0].skipped, "the shared stage ran while the second job needed it");
+    assert!(h.tracker.is_complete(shuffle));
+    h.close();
+}
+
+#[test]
+fn slots_run_the_earliest_job_first() {
+    let l = Lineage::default();
+    let (first, second) = (l.source(2), l.source(1));
+    let mut h = Harness::new(1);
+    let (a, launched) = h.submit(&first, &[0, 1]);
+    assert_eq!(sorted(&launched), vec![(0, 0, 0)], "one slot: one attempt");
+    let (b, launched) = h.submit(&second, &[0]);
+    assert!(launched.is_empty(), "no free slot");
+    assert_eq!(sorted(&h.value_done(0, 0, 0)), vec![(0, 1, 0)], "the earlier job's queued task goes first");
+    assert_eq!(sorted(&h.value_done(0, 1, 0)), vec![(1, 0, 0)]);
+    h.value_done(1, 0, 0);
+    assert_eq!((h.values(a), h.values(b)), (vec![0, 10], vec![0]));
+    h.close();
+}
+
+#[test]
+fn a_cancelled_job_drops_its_queue_kills_its_attempts_and_ends_when_they_stop() {
+    let l = Lineage::default();
+    let (reduced, _) = l.shuffle(&l.source(4), 2);
+    let mut h = Harness::new(2);
+    let (job, launched) = h.submit(&reduced, &[0, 1]);
+    assert_eq!(launched.len(), 2, "two slots");
+    assert!(
+        h.handle(SchedulerEvent::Cancel { target: CancelTarget::Job(job), reason: "by its handle".into() }).is_empty()
+    );
+    assert_eq!(sorted(&h.killed), sorted(&launched), "both running attempts are killed");
+    assert!(!h.is_finished(job), "it ends when they stop");
+    assert!(h.cancelled(launched[0]).is_empty(), "a freed slot takes nothing of the cancelled job");
+    h.cancelled(launched[1]);
+    let err = h.error(job);
+    assert_eq!(err.kind(), JobErrorKind::Cancelled);
+    assert_eq!(err.to_string(), "job 0 cancelled by its handle");
+    assert_eq!(h.launched.len(), 2, "the two queued map tasks never ran");
+    assert!(h.events.iter().any(|e| matches!(e, Event::StageCompleted { outcome: StageOutcome::Abandoned, .. })));
+    h.close();
+}
+
+#[test]
+fn cancelling_one_of_two_jobs_sharing_a_stage_keeps_it_running_for_the_other() {
+    let l = Lineage::default();
+    let (reduced, _) = l.shuffle(&l.source(2), 1);
+    let mut h = Harness::new(8);
+    let (a, _) = h.submit(&reduced, &[0]);
+    let (b, _) = h.submit(&reduced, &[0]);
+    h.handle(SchedulerEvent::Cancel { target: CancelTarget::Job(a), reason: String::new() });
+    assert!(h.killed.is_empty(), "the map stage is still needed");
+    assert_eq!(h.error(a).kind(), JobErrorKind::Cancelled, "nothing of its own ran: it ends at once");
+    h.map_done(0, 0, 0);
+    assert_eq!(sorted(&h.map_done(0, 1, 0)), vec![(2, 0, 0)], "only the second job's result stage");
+    h.value_done(2, 0, 0);
+    assert_eq!(h.values(b), vec![0]);
+    assert_eq!(h.metrics(b).stages[0].tasks_launched + h.metrics(a).stages[0].tasks_launched, 2);
+    h.close();
+}
+
+#[test]
+fn a_failed_job_s_queued_tasks_never_run_and_the_next_job_does() {
+    let l = Lineage::default();
+    let (failing, next) = (l.source(3), l.source(1));
+    let mut h = Harness::with_config(EngineConfig::new(1).with_max_task_attempts(1), 1);
+    let (a, _) = h.submit(&failing, &[0, 1, 2]);
+    let (b, _) = h.submit(&next, &[0]);
+    assert_eq!(sorted(&h.panicked(0, 0, 0, "bad")), vec![(1, 0, 0)], "the slot goes to the next job at once");
+    assert_eq!(h.error(a).kind(), JobErrorKind::TaskFailed);
+    h.value_done(1, 0, 0);
+    assert_eq!(h.values(b), vec![0]);
+    assert_eq!(h.launched.len(), 2, "the failed job's partitions 1 and 2 never ran");
+    h.close();
+}
+
+#[test]
+fn cancelling_a_job_group_reaches_its_jobs_only() {
+    let l = Lineage::default();
+    let source = l.source(1);
+    let mut h = Harness::new(8);
+    let (a, _) = h.submit_in(&source, &[0], Some("nightly"));
+    let (b, _) = h.submit_in(&source, &[0], Some("adhoc"));
+    let (c, _) = h.submit_in(&source, &[0], Some("nightly"));
+    h.handle(SchedulerEvent::Cancel { target: CancelTarget::Group("nightly".into()), reason: "with its group".into() });
+    for task in h.killed.clone() {
+        h.cancelled(task);
+    }
+    assert_eq!(h.error(a).kind(), JobErrorKind::Cancelled);
+    assert_eq!(h.error(c).kind(), JobErrorKind::Cancelled);
+    assert!(!h.is_finished(b));
+    h.value_done(1, 0, 0);
+    assert_eq!(h.values(b), vec![0]);
+    h.close();
+}
+
+#[test]
+fn a_late_success_of_a_killed_attempt_counts_for_nobody() {
+    let l = Lineage::default();
+    let source = l.source(1);
+    let mut h = Harness::new(8);
+    let (a, _) = h.submit(&source, &[0]);
+    h.handle(SchedulerEvent::Cancel { target: CancelTarget::All, reason: String::new() });
+    // The attempt had finished before it saw the kill: its value arrives anyway.
+    let (b, launched) = h.submit(&source, &[0]);
+    assert_eq!(sorted(&launched), vec![(1, 0, 0)]);
+    h.value_done(0, 0, 0);
+    assert_eq!(h.error(a).kind(), JobErrorKind::Cancelled);
+    assert!(!h.is_finished(b), "the stale value is not the second job's");
+    h.value_done(1, 0, 0);
+    assert_eq!(h.values(b), vec![0]);
+    h.close();
+}
+
+#[test]
+fn a_failing_accumulator_merge_fails_that_job_only() {
+    let l = Lineage::default();
+    let source = l.source(1);
+    let mut h = Harness::new(8);
+    let (a, _) = h.submit(&source, &[0]);
+    let (b, _) = h.submit(&source, &[0]);
+    h.merge_error = Some((AccumulatorId(3), "its merge panicked: overflow".into()));
+    let update = vec![(AccumulatorId(3), Bytes::from_static(b"x"))];
+    let value = Bytes::from(0u64.to_le_bytes().to_vec());
+    h.report_with(h.task(0, 0, 0), Ok(TaskSuccess::Value(value.clone())), update.clone());
+    let err = h.error(a);
+    assert_eq!(err.kind(), JobErrorKind::AccumulatorFailed);
+    assert!(err.to_string().contains("accumulator 3") && err.to_string().contains("overflow"), "{err}");
+    h.report_with(h.task(1, 0, 0), Ok(TaskSuccess::Value(value)), update);
+    assert_eq!(h.values(b), vec![0]);
+    assert_eq!(h.accumulators.len(), 2, "each accepted attempt's updates are merged once");
+    h.close();
+}
+
+#[test]
+fn a_lost_executor_s_attempts_and_outputs_run_again_elsewhere() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(2), 1);
+    let mut h = Harness::with_config(EngineConfig::new(2).with_max_task_attempts(1), 8);
+    let (job, _) = h.submit(&reduced, &[0]);
+    h.map_done(0, 0, 0);
+    let other = ExecutorId(1);
+    h.handle(SchedulerEvent::ExecutorAdded { executor: other, slots: 1 });
+    let relaunched = h.dag.handle(SchedulerEvent::ExecutorLost { executor: EXECUTOR }, 99_999);
+    let launches: Vec<(TaskDescriptor, ExecutorId)> = relaunched
+        .iter()
+        .filter_map(|c| match c {
+            Command::Launch { task, executor } => Some((*task, *executor)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(launches.len(), 1, "one slot left: {relaunched:?}");
+    assert_eq!(launches[0].1, other);
+    assert!(relaunched.iter().any(
+        |c| matches!(c, Command::Unregister { shuffle: s, maps: Some(m) } if *s == shuffle && m == &[PartitionId(0)])
+    ));
+    assert_eq!(h.tracker.missing_maps(shuffle, 2), vec![PartitionId(0), PartitionId(1)], "map 0's output was on it");
+    // Both map tasks run again on the new executor without using up an attempt.
+    let first = launches[0].0;
+    let report = |task| TaskReport {
+        task,
+        executor: other,
+        result: Ok(TaskSuccess::MapOutput(MapStatus { location: other, bucket_sizes: vec![1] })),
+        metrics: TaskMetrics::default(),
+        accumulators: Vec::new(),
+    };
+    let next: Vec<TaskDescriptor> = h
+        .dag
+        .handle(SchedulerEvent::TaskEnded(report(first)), 100_000)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Launch { task, .. } => Some(task),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(next.len(), 1);
+    let reduce: Vec<TaskDescriptor> = h
+        .dag
+        .handle(SchedulerEvent::TaskEnded(report(next[0])), 100_001)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Launch { task, .. } => Some(task),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reduce.len(), 1, "then the reducer");
+    assert!(h.tracker.is_complete(shuffle));
+    let value = Bytes::from(7u64.to_le_bytes().to_vec());
+    let ended = TaskReport { result: Ok(TaskSuccess::Value(value)), ..report(reduce[0]) };
+    let finish = h.dag.handle(SchedulerEvent::TaskEnded(ended), 100_002);
+    assert!(finish.iter().any(|c| matches!(c, Command::Finish { job: j, result: Ok(_), .. } if *j == job)));
+    assert!(h.dag.is_idle());
+}
+
+#[test]
+fn stopping_fails_every_job_and_a_dropped_shuffle_is_forgotten() {
+    let l = Lineage::default();
+    let (reduced, shuffle) = l.shuffle(&l.source(1), 1);
+    let mut h = Harness::new(8);
+    let (job, launched) = h.submit(&reduced, &[0]);
+    h.handle(SchedulerEvent::Stop);
+    h.cancelled(launched[0]);
+    assert_eq!(h.error(job).kind(), JobErrorKind::Stopped);
+    h.handle(SchedulerEvent::ShuffleDropped(shuffle));
+    assert_eq!(h.unregistered.last(), Some(&(shuffle, None)));
+    assert!(h.tracker.is_empty());
+    h.close();
+}
+
+#[test]
+fn progress_counts_done_running_and_total_per_stage() {
+    let l = Lineage::default();
+    let (reduced, _) = l.shuffle(&l.source(3), 2);
+    let mut h = Harness::new(2);
+    let (job, _) = h.submit(&reduced, &[0, 1]);
+    h.map_done(0, 0, 0);
+    let p = h.dag.progress(job).expect("running");
+    assert_eq!(p.stages.iter().map(|s| (s.total, s.done, s.running)).collect::<Vec<_>>(), vec![(3, 1, 2), (2, 0, 0)]);
+    assert_eq!((p.tasks_total(), p.tasks_done(), p.tasks_running()), (5, 1, 2));
+    h.map_done(0, 1, 0);
+    h.map_done(0, 2, 0);
+    h.value_done(1, 0, 0);
+    h.value_done(1, 1, 0);
+    assert!(h.dag.progress(job).is_none(), "ended");
+    h.values(job);
+    h.close();
 }

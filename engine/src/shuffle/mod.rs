@@ -27,19 +27,20 @@ use std::sync::Arc;
 
 use crate::ids::ShuffleId;
 
-/// The shuffle store and the map-output tracker of one context, held together so a dropped
-/// shuffle is forgotten by both.
+/// The shuffle store and the map-output tracker of one context: what a task needs to write
+/// its buckets and to find the buckets it reads. The scheduler writes the tracker; tasks and
+/// the scheduler's loop write the store.
 pub struct ShuffleRegistry {
     /// Where buckets live.
     pub store: Arc<dyn ShuffleStore>,
     /// Which map outputs exist.
-    pub tracker: MapOutputTracker,
+    pub tracker: Arc<MapOutputTracker>,
 }
 
 impl ShuffleRegistry {
-    /// A registry over `store`.
+    /// A registry over `store`, with an empty tracker.
     pub fn new(store: Arc<dyn ShuffleStore>) -> Self {
-        ShuffleRegistry { store, tracker: MapOutputTracker::default() }
+        ShuffleRegistry { store, tracker: Arc::default() }
     }
 
     /// Forgets a shuffle and frees its buckets.

@@ -251,16 +251,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::block::BlockManager;
-    use crate::ids::{JobId, StageId};
-    use crate::memory::MemoryManager;
-    use crate::shuffle::{LocalShuffleStore, ShuffleRegistry};
-    use crate::task::TaskDescriptor;
+    use crate::ids::PartitionId;
 
     fn task(budget: u64) -> TaskContext {
-        let desc = TaskDescriptor { job: JobId(0), stage: StageId(0), partition: 3, attempt: 0 };
-        let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())));
-        TaskContext::new(desc, shuffles, Arc::new(BlockManager::new(Arc::new(MemoryManager::new(budget, 1)))))
+        TaskContext::standalone(PartitionId(3), budget)
     }
 
     /// Appends `n` chunks of 1 KiB to 3 buckets in turn; returns what each bucket should hold.

@@ -37,13 +37,11 @@ fn commit_moves_parts_writes_success_and_removes_temporary() {
     let out = dir.path().join("nested/out");
     let job = storage.create_output(out.to_str().unwrap(), false).unwrap();
     assert_eq!(job.url(), format!("file://{}", out.display()));
-    for p in 0..3 {
-        job.write_part(p, 0, Bytes::from(format!("row {p}\n"))).unwrap();
-    }
+    let parts: Vec<_> = (0..3).map(|p| job.write_part(p, 0, Bytes::from(format!("row {p}\n"))).unwrap()).collect();
     // Before commit nothing is visible: only _temporary exists.
     assert!(tree(&out).iter().all(|f| f.starts_with("_temporary")));
     assert!(storage.list_inputs(out.to_str().unwrap()).unwrap().is_empty());
-    job.commit(3).unwrap();
+    job.commit(3, &parts).unwrap();
     assert_eq!(tree(&out), ["_SUCCESS", "part-00000", "part-00001", "part-00002"]);
     assert_eq!(std::fs::read(out.join("_SUCCESS")).unwrap(), b"");
     assert_eq!(std::fs::read_to_string(out.join("part-00002")).unwrap(), "row 2\n");
@@ -52,15 +50,16 @@ fn commit_moves_parts_writes_success_and_removes_temporary() {
 }
 
 #[test]
-fn latest_attempt_wins_without_duplicates() {
+fn only_the_accepted_attempt_is_committed_without_duplicates() {
     let storage = storage();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let job = storage.create_output(out.to_str().unwrap(), false).unwrap();
-    job.write_part(0, 0, Bytes::from_static(b"a\n")).unwrap();
+    let a = job.write_part(0, 0, Bytes::from_static(b"a\n")).unwrap();
     job.write_part(1, 0, Bytes::from_static(b"b-first\n")).unwrap();
-    job.write_part(1, 2, Bytes::from_static(b"b-retry\n")).unwrap();
-    job.commit(2).unwrap();
+    let retry = job.write_part(1, 2, Bytes::from_static(b"b-retry\n")).unwrap();
+    // The driver was told of attempt 2 of partition 1 (its result was the one accepted).
+    job.commit(2, &[retry, a]).unwrap();
     assert_eq!(tree(&out), ["_SUCCESS", "part-00000", "part-00001"]);
     let mut rows = Vec::new();
     for split in ember_storage::plan_splits(&storage.list_inputs(out.to_str().unwrap()).unwrap(), 1) {
@@ -81,7 +80,8 @@ fn concurrent_tasks_share_the_job_through_an_arc() {
             s.spawn(move || job.write_part(p, 1, Bytes::from(format!("{p}\n"))).unwrap());
         }
     });
-    job.commit(8).unwrap();
+    let parts: Vec<_> = (0..8).map(|p| ember_storage::PartCommit { partition: p, attempt: 1, bytes: 2 }).collect();
+    job.commit(8, &parts).unwrap();
     assert_eq!(tree(&out).len(), 9);
 }
 
@@ -97,8 +97,8 @@ fn abort_leaves_nothing_visible() {
     assert!(tree(&out).is_empty(), "{:?}", tree(&out));
     // A later job may write the same output.
     let again = storage.create_output(out.to_str().unwrap(), false).unwrap();
-    again.write_part(0, 0, Bytes::from_static(b"z\n")).unwrap();
-    again.commit(1).unwrap();
+    let z = again.write_part(0, 0, Bytes::from_static(b"z\n")).unwrap();
+    again.commit(1, &[z]).unwrap();
     assert_eq!(tree(&out), ["_SUCCESS", "part-00000"]);
 }
 
@@ -108,9 +108,9 @@ fn missing_partition_names_it_and_commits_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let job = storage.create_output(out.to_str().unwrap(), false).unwrap();
-    job.write_part(0, 0, Bytes::from_static(b"x\n")).unwrap();
-    job.write_part(2, 0, Bytes::from_static(b"y\n")).unwrap();
-    let err = job.commit(3).unwrap_err();
+    let x = job.write_part(0, 0, Bytes::from_static(b"x\n")).unwrap();
+    let y = job.write_part(2, 0, Bytes::from_static(b"y\n")).unwrap();
+    let err = job.commit(3, &[x, y]).unwrap_err();
     assert!(matches!(err, StorageError::MissingPart { partition: 1, .. }), "{err:?}");
     assert!(!out.join("_SUCCESS").exists());
     assert!(!out.join("part-00000").exists());
@@ -123,9 +123,9 @@ fn existing_output_is_refused_unless_overwrite() {
     let out = dir.path().join("out");
     let url = out.to_str().unwrap();
     let job = storage.create_output(url, false).unwrap();
-    job.write_part(0, 0, Bytes::from_static(b"old\n")).unwrap();
-    job.write_part(1, 0, Bytes::from_static(b"old\n")).unwrap();
-    job.commit(2).unwrap();
+    let zero = job.write_part(0, 0, Bytes::from_static(b"old\n")).unwrap();
+    let one = job.write_part(1, 0, Bytes::from_static(b"old\n")).unwrap();
+    job.commit(2, &[zero, one]).unwrap();
 
     let err = storage.create_output(url, false).unwrap_err();
     assert!(matches!(&err, StorageError::AlreadyExists { url: u } if u == url), "{err:?}");
@@ -134,8 +134,8 @@ fn existing_output_is_refused_unless_overwrite() {
 
     let job = storage.create_output(url, true).unwrap();
     assert!(tree(&out).is_empty(), "overwrite deletes the old output first");
-    job.write_part(0, 0, Bytes::from_static(b"new\n")).unwrap();
-    job.commit(1).unwrap();
+    let new = job.write_part(0, 0, Bytes::from_static(b"new\n")).unwrap();
+    job.commit(1, &[new]).unwrap();
     assert_eq!(tree(&out), ["_SUCCESS", "part-00000"]);
     assert_eq!(std::fs::read_to_string(out.join("part-00000")).unwrap(), "new\n");
 }
@@ -149,8 +149,8 @@ fn a_plain_file_at_the_output_url_counts_as_existing() {
     let url = out.to_str().unwrap();
     assert!(matches!(storage.create_output(url, false), Err(StorageError::AlreadyExists { .. })));
     let job = storage.create_output(url, true).unwrap();
-    job.write_part(0, 0, Bytes::from_static(b"ok\n")).unwrap();
-    job.commit(1).unwrap();
+    let ok = job.write_part(0, 0, Bytes::from_static(b"ok\n")).unwrap();
+    job.commit(1, &[ok]).unwrap();
     assert!(out.join("part-00000").is_file());
 }
 
@@ -158,8 +158,8 @@ fn a_plain_file_at_the_output_url_counts_as_existing() {
 fn memory_output_overwrite_and_abort() {
     let storage = storage();
     let job = storage.create_output("memory://b/out", false).unwrap();
-    job.write_part(0, 0, Bytes::from_static(b"1\n")).unwrap();
-    job.commit(1).unwrap();
+    let one = job.write_part(0, 0, Bytes::from_static(b"1\n")).unwrap();
+    job.commit(1, &[one]).unwrap();
     assert!(matches!(storage.create_output("memory://b/out", false), Err(StorageError::AlreadyExists { .. })));
     let job = storage.create_output("memory://b/out", true).unwrap();
     assert!(storage.list_inputs("memory://b/out").unwrap_err().is_not_found());

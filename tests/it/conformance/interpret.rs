@@ -86,8 +86,9 @@ impl<'a> Params<'a> {
     }
 }
 
-/// Builds the RDDs of `rdds` in order; returns the last one.
-pub fn build(ctx: &Context, rdds: &[Json]) -> Fallible<Dyn> {
+/// Builds the RDDs of `rdds` in order; returns the last one. Every source RDD is persisted
+/// at `persist_inputs` when given.
+pub fn build(ctx: &Context, rdds: &[Json], persist_inputs: Option<StorageLevel>) -> Fallible<Dyn> {
     let mut named: HashMap<String, Dyn> = HashMap::new();
     let mut last = None;
     for spec in rdds {
@@ -95,7 +96,7 @@ pub fn build(ctx: &Context, rdds: &[Json]) -> Fallible<Dyn> {
         let ops = spec.get("ops").and_then(Json::as_array).ok_or_else(|| format!("RDD {name} has no ops"))?;
         let mut current: Option<Dyn> = None;
         for op in ops {
-            current = Some(apply(ctx, current, op, &named)?);
+            current = Some(apply(ctx, current, op, &named, persist_inputs)?);
         }
         let rdd = current.ok_or_else(|| format!("RDD {name} has an empty op list"))?;
         named.insert(name.to_owned(), rdd.clone());
@@ -104,7 +105,13 @@ pub fn build(ctx: &Context, rdds: &[Json]) -> Fallible<Dyn> {
     last.ok_or_else(|| "a case without RDDs".to_owned())
 }
 
-fn apply(ctx: &Context, input: Option<Dyn>, op: &Json, named: &HashMap<String, Dyn>) -> Fallible<Dyn> {
+fn apply(
+    ctx: &Context,
+    input: Option<Dyn>,
+    op: &Json,
+    named: &HashMap<String, Dyn>,
+    persist_inputs: Option<StorageLevel>,
+) -> Fallible<Dyn> {
     let p = Params { json: op };
     let name = p.str("op")?;
     let other = || -> Fallible<Dyn> {
@@ -114,7 +121,11 @@ fn apply(ctx: &Context, input: Option<Dyn>, op: &Json, named: &HashMap<String, D
     if name == "parallelize" {
         let data = p.get("data")?.as_array().ok_or("parallelize: data is not an array")?;
         let data: Vec<Value> = data.iter().map(Value::from_json).collect();
-        return Ok(Dyn::Plain(ctx.parallelize(data, p.usize("num_slices")?)));
+        let source = ctx.parallelize(data, p.usize("num_slices")?);
+        if let Some(level) = persist_inputs {
+            source.persist(level);
+        }
+        return Ok(Dyn::Plain(source));
     }
     if name == "ref" {
         let rdd = p.str("rdd")?;

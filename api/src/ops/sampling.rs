@@ -7,8 +7,10 @@
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
+use crate::context::Action;
 use crate::data::Data;
 use crate::error::Result;
+use crate::job::JobHandle;
 use crate::rdd::Rdd;
 
 /// The generator for `partition` under `seed`.
@@ -132,14 +134,27 @@ impl<T: Data> Rdd<T> {
     /// assert_eq!(rdd.take_sample(false, 1000, 1)?.len(), 100);
     /// # Ok::<(), ember::Error>(())
     /// ```
+    #[track_caller]
     pub fn take_sample(&self, with_replacement: bool, num: usize, seed: u64) -> Result<Vec<T>> {
-        let total = self.count()? as usize;
+        self.take_sample_at(with_replacement, num, seed, Action::here("take_sample"))
+    }
+
+    /// [`Rdd::take_sample`], submitted: its jobs run on a thread of their own; the handle
+    /// cancels and reports on whichever is running.
+    #[track_caller]
+    pub fn take_sample_async(&self, with_replacement: bool, num: usize, seed: u64) -> JobHandle<Vec<T>> {
+        let (rdd, action) = (self.clone(), Action::here("take_sample"));
+        JobHandle::spawn(move || rdd.take_sample_at(with_replacement, num, seed, action))
+    }
+
+    fn take_sample_at(&self, with_replacement: bool, num: usize, seed: u64, action: Action) -> Result<Vec<T>> {
+        let total = self.count_for(action).wait()? as usize;
         if num == 0 || total == 0 {
             return Ok(Vec::new());
         }
         let mut rng = Pcg64Mcg::seed_from_u64(seed);
         let mut drawn: Vec<T> = if !with_replacement && num >= total {
-            self.collect()?
+            self.collect_for(action).wait()?
         } else {
             // Oversample so that one pass almost always yields enough.
             let want = num as f64;
@@ -150,7 +165,8 @@ impl<T: Data> Rdd<T> {
             }
             let mut attempt = 0u64;
             loop {
-                let got = self.sample(with_replacement, fraction, seed.wrapping_add(attempt)).collect()?;
+                let got =
+                    self.sample(with_replacement, fraction, seed.wrapping_add(attempt)).collect_for(action).wait()?;
                 if got.len() >= num {
                     break got;
                 }

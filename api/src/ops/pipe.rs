@@ -18,7 +18,7 @@ impl<T: Data + std::fmt::Display> Rdd<T> {
     /// cannot deadlock.
     ///
     /// # Errors
-    /// The action fails with [`crate::Error::Job`] when the command cannot be started or
+    /// The action fails with an error of kind [`TaskFailed`](crate::ErrorKind::TaskFailed) when the command cannot be started or
     /// exits with a non-zero status (the message names the command and the status).
     ///
     /// # Examples
@@ -51,12 +51,35 @@ impl<T: Data + std::fmt::Display> Rdd<T> {
                 Ok(child) => child,
                 Err(e) => return fail(format!("cannot start: {e}")),
             };
+            // A cancelled task kills its child, which then closes its output: the reads below
+            // end and the task stops. The callback runs on the cancelling (scheduler) thread, so
+            // it never blocks: `alive` is false once the child is reaped (its pid may then be
+            // reused), and held while the task thread waits for it (the child is not reaped
+            // yet then, except in the instant before `alive` is cleared).
+            let alive = Arc::new(std::sync::Mutex::new(true));
+            let (pid, watch) = (child.id(), Arc::clone(&alive));
+            ctx.on_cancel(move || {
+                if let Ok(alive) = watch.try_lock()
+                    && !*alive
+                {
+                    return;
+                }
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            });
             let mut stdin = child.stdin.take().expect("stdin was requested as a pipe");
             let writer = std::thread::spawn(move || stdin.write_all(&input));
             let stdout = child.stdout.take().expect("stdout was requested as a pipe");
             let lines: std::io::Result<Vec<String>> = BufReader::new(stdout).lines().collect();
             let written = writer.join();
-            let status = child.wait();
+            // `wait` reaps the child; from then on its pid may be reused, so the cancel
+            // callback must not signal it: `alive` is cleared right after.
+            let status = {
+                let mut alive = alive.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let status = child.wait();
+                *alive = false;
+                status
+            };
             match (lines, status) {
                 (Err(e), _) => fail(format!("reading its output: {e}")),
                 (_, Err(e)) => fail(format!("waiting for it: {e}")),

@@ -1,11 +1,9 @@
-//! Set-like operations: `subtract`, `subtract_by_key`, `intersection`, thin over `cogroup`.
+//! Set-like operations: `subtract` (over `subtract_by_key`) and `intersection` (over `cogroup`).
 
 use std::hash::Hash;
 use std::panic::Location;
-use std::sync::Arc;
 
 use crate::data::Data;
-use crate::partitioner::{HashPartitioner, Partitioner};
 use crate::rdd::Rdd;
 
 impl<T: Data + Hash + Eq> Rdd<T> {
@@ -23,20 +21,24 @@ impl<T: Data + Hash + Eq> Rdd<T> {
     /// ```
     #[track_caller]
     pub fn subtract(&self, other: &Rdd<T>) -> Rdd<T> {
-        self.subtract_impl(other, self.num_partitions(), Location::caller())
+        self.subtract_impl(other, None, Location::caller())
     }
 
     /// [`Rdd::subtract`] into `partitions` partitions.
     #[track_caller]
     pub fn subtract_with_partitions(&self, other: &Rdd<T>, partitions: usize) -> Rdd<T> {
-        self.subtract_impl(other, partitions, Location::caller())
+        self.subtract_impl(other, Some(partitions), Location::caller())
     }
 
-    fn subtract_impl(&self, other: &Rdd<T>, partitions: usize, call_site: &'static Location<'static>) -> Rdd<T> {
+    fn subtract_impl(
+        &self,
+        other: &Rdd<T>,
+        partitions: Option<usize>,
+        call_site: &'static Location<'static>,
+    ) -> Rdd<T> {
         let keyed =
             |rdd: &Rdd<T>| rdd.narrow("subtract", call_site, false, |_, iter, _| Box::new(iter.map(|x| (x, ()))));
-        let partitioner = Arc::new(HashPartitioner::new(partitions.max(1)));
-        keyed(self).subtract_by_key_impl(&keyed(other), partitioner, call_site).narrow(
+        keyed(self).subtract_by_key_impl(&keyed(other), partitions, call_site).narrow(
             "subtract",
             call_site,
             false,
@@ -78,60 +80,11 @@ impl<T: Data + Hash + Eq> Rdd<T> {
         let keyed =
             |rdd: &Rdd<T>| rdd.narrow("intersection", call_site, false, |_, iter, _| Box::new(iter.map(|x| (x, ()))));
         let (left, right) = (keyed(self), keyed(other));
-        let partitioner = left.pair_partitioner(&right, partitions);
-        left.cogroup_impl(&right, partitioner, "intersection", call_site).narrow(
+        left.cogroup_impl(&right, "intersection", partitions, call_site).narrow(
             "intersection",
             call_site,
             false,
             |_, iter, _| Box::new(iter.filter(|(_, (vs, ws))| !vs.is_empty() && !ws.is_empty()).map(|(x, _)| x)),
-        )
-    }
-}
-
-impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
-    /// The pairs of this RDD (duplicates kept) whose key does not occur in `other`.
-    /// Shuffles each input not already partitioned like the output (a hash partitioner over
-    /// this RDD's partition count, Spark's rule).
-    ///
-    /// # Examples
-    /// ```
-    /// # use ember::prelude::*;
-    /// let ctx = Context::local(2)?;
-    /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b'), (1, 'c')], 2);
-    /// let mut kept = a.subtract_by_key(&ctx.parallelize(vec![(2, ())], 1)).collect()?;
-    /// kept.sort();
-    /// assert_eq!(kept, vec![(1, 'a'), (1, 'c')]);
-    /// # Ok::<(), ember::Error>(())
-    /// ```
-    #[track_caller]
-    pub fn subtract_by_key<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, V)> {
-        let partitioner = Arc::new(HashPartitioner::new(self.num_partitions().max(1)));
-        self.subtract_by_key_impl(other, partitioner, Location::caller())
-    }
-
-    /// [`Rdd::subtract_by_key`] into `partitions` partitions.
-    #[track_caller]
-    pub fn subtract_by_key_with_partitions<W: Data>(&self, other: &Rdd<(K, W)>, partitions: usize) -> Rdd<(K, V)> {
-        let partitioner = Arc::new(HashPartitioner::new(partitions.max(1)));
-        self.subtract_by_key_impl(other, partitioner, Location::caller())
-    }
-
-    fn subtract_by_key_impl<W: Data>(
-        &self,
-        other: &Rdd<(K, W)>,
-        partitioner: Arc<dyn Partitioner<K>>,
-        call_site: &'static Location<'static>,
-    ) -> Rdd<(K, V)> {
-        self.cogroup_impl(other, partitioner, "subtract_by_key", call_site).narrow(
-            "subtract_by_key",
-            call_site,
-            true,
-            |_, iter, _| {
-                Box::new(
-                    iter.filter(|(_, (_, ws))| ws.is_empty())
-                        .flat_map(|(k, (vs, _))| vs.into_iter().map(move |v| (k.clone(), v))),
-                )
-            },
         )
     }
 }

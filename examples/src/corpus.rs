@@ -100,7 +100,7 @@ impl Vocabulary {
 ///
 /// # Examples
 /// ```
-/// use ember::corpus::{CorpusSpec, generate};
+/// use ember_examples::corpus::{CorpusSpec, generate};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("small.txt");

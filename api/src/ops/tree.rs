@@ -1,11 +1,12 @@
 //! `tree_aggregate` and `tree_reduce`: aggregation whose partial results are merged in
 //! rounds on the workers (through small shuffles) rather than all on the driver.
 
-use std::panic::Location;
 use std::sync::Arc;
 
+use crate::context::Action;
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::job::JobHandle;
 use crate::rdd::Rdd;
 
 impl<T: Data> Rdd<T> {
@@ -31,7 +32,27 @@ impl<T: Data> Rdd<T> {
         S: Fn(U, T) -> U + Send + Sync + 'static,
         C: Fn(U, U) -> U + Send + Sync + 'static,
     {
-        let call_site = Location::caller();
+        self.tree_aggregate_async(zero, seq, comb, depth).wait()
+    }
+
+    /// [`Rdd::tree_aggregate`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn tree_aggregate_async<U, S, C>(&self, zero: U, seq: S, comb: C, depth: usize) -> JobHandle<U>
+    where
+        U: Data,
+        S: Fn(U, T) -> U + Send + Sync + 'static,
+        C: Fn(U, U) -> U + Send + Sync + 'static,
+    {
+        self.tree_aggregate_for(zero, seq, comb, depth, Action::here("tree_aggregate"))
+    }
+
+    fn tree_aggregate_for<U, S, C>(&self, zero: U, seq: S, comb: C, depth: usize, action: Action) -> JobHandle<U>
+    where
+        U: Data,
+        S: Fn(U, T) -> U + Send + Sync + 'static,
+        C: Fn(U, U) -> U + Send + Sync + 'static,
+    {
+        let call_site = action.call_site();
         let comb = Arc::new(comb);
         let start = zero.clone();
         let mut partials: Rdd<U> = self.narrow("tree_aggregate", call_site, false, move |_, iter, _| {
@@ -49,14 +70,14 @@ impl<T: Data> Rdd<T> {
             partials = keyed.reduce_by_key_with_partitions(move |a, b| merge(a, b), target).values();
         }
         let merge = Arc::clone(&comb);
-        partials.fold(zero, move |a, b| merge(a, b))
+        partials.fold_for(zero, move |a, b| merge(a, b), action)
     }
 
     /// Like [`Rdd::reduce`], with the partial results merged in a tree of `depth` levels as
     /// in [`Rdd::tree_aggregate`]. `f` must be associative and commutative.
     ///
     /// # Errors
-    /// [`Error::EmptyRdd`] when there are no elements.
+    /// an error of kind [`EmptyRdd`](crate::ErrorKind::EmptyRdd) when there are no elements.
     ///
     /// # Examples
     /// ```
@@ -71,22 +92,29 @@ impl<T: Data> Rdd<T> {
     where
         F: Fn(T, T) -> T + Send + Sync + 'static,
     {
-        let call_site = Location::caller();
+        self.tree_reduce_async(f, depth).wait()
+    }
+
+    /// [`Rdd::tree_reduce`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn tree_reduce_async<F>(&self, f: F, depth: usize) -> JobHandle<T>
+    where
+        F: Fn(T, T) -> T + Send + Sync + 'static,
+    {
+        let action = Action::here("tree_reduce");
         let f = Arc::new(f);
         let (seq_f, comb_f) = (Arc::clone(&f), f);
         let merge = move |a: Option<T>, b: Option<T>, f: &Arc<F>| match (a, b) {
             (Some(a), Some(b)) => Some(f(a, b)),
             (a, b) => a.or(b),
         };
-        let result = self.tree_aggregate(
+        self.tree_aggregate_for(
             None,
             move |acc, x| merge(acc, Some(x), &seq_f),
             move |a, b| merge(a, b, &comb_f),
             depth,
-        )?;
-        result.ok_or_else(|| Error::EmptyRdd {
-            action: "tree_reduce",
-            call_site: format!("{}:{}", call_site.file(), call_site.line()),
-        })
+            action,
+        )
+        .map(move |result| result.ok_or_else(|| Error::empty_rdd("tree_reduce", action.call_site())))
     }
 }

@@ -10,13 +10,15 @@
 
 use std::hash::Hash;
 
+use crate::context::Action;
 use crate::data::Data;
 use crate::error::Result;
+use crate::job::JobHandle;
 use crate::partitioner::stable_hash;
 use crate::rdd::Rdd;
 
 /// A HyperLogLog sketch with `2^precision` registers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HyperLogLog {
     precision: u32,
     registers: Vec<u8>,
@@ -78,17 +80,33 @@ impl<T: Data + Hash> Rdd<T> {
     /// assert!((estimate - 20_000.0).abs() < 20_000.0 * 0.04, "{estimate}");
     /// # Ok::<(), ember::Error>(())
     /// ```
+    #[track_caller]
     pub fn count_approx_distinct(&self, relative_sd: f64) -> Result<u64> {
+        self.count_approx_distinct_async(relative_sd).wait()
+    }
+
+    /// [`Rdd::count_approx_distinct`], submitted: returns the job's [`JobHandle`] at once.
+    ///
+    /// # Panics
+    /// As [`Rdd::count_approx_distinct`].
+    #[track_caller]
+    pub fn count_approx_distinct_async(&self, relative_sd: f64) -> JobHandle<u64> {
         assert!(relative_sd > 0.0, "count_approx_distinct: relative_sd must be positive, got {relative_sd}");
-        let sketches = self.context().run_all(self, move |_, iter, _| {
-            let mut sketch = HyperLogLog::for_error(relative_sd);
-            for x in iter {
-                sketch.insert_hash(stable_hash(&x));
-            }
-            Ok(sketch)
-        })?;
-        let merged = sketches.into_iter().reduce(|a, b| a.merge(&b));
-        Ok(merged.map_or(0, |s| s.estimate()))
+        self.context().submit_all(
+            self,
+            Action::here("count_approx_distinct"),
+            move |_, iter, _| {
+                let mut sketch = HyperLogLog::for_error(relative_sd);
+                for x in iter {
+                    sketch.insert_hash(stable_hash(&x));
+                }
+                Ok(sketch)
+            },
+            |sketches: Result<Vec<HyperLogLog>>| {
+                let merged = sketches?.into_iter().reduce(|a, b| a.merge(&b));
+                Ok(merged.map_or(0, |s| s.estimate()))
+            },
+        )
     }
 }
 

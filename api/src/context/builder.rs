@@ -1,0 +1,317 @@
+//! [`ContextBuilder`]: every setting of a [`Context`], what `Context::from_env` reads, and
+//! the parsing of master strings (`local`, `local[N]`, `local[*]`).
+
+use std::sync::Arc;
+
+use ember_engine::events::log::EventLog;
+use ember_engine::events::progress::ConsoleProgress;
+use ember_engine::{BackendKind, EngineConfig, EngineContext, EngineSetup, Listener};
+use ember_storage::{Storage, StorageOptions};
+
+use super::{Context, Inner, MASTER_ENV};
+use crate::error::{Error, Result};
+
+/// The environment variable naming the event log's directory for [`Context::from_env`].
+pub const EVENT_LOG_ENV: &str = "EMBER_EVENT_LOG";
+
+/// The environment variable that, set to `serializing`, runs every context's tasks behind the
+/// serializing backend (every task descriptor and report crosses as bytes): how the test suite
+/// proves that only ids and bytes cross the executor seam. Not for production use.
+pub const BACKEND_ENV: &str = "EMBER_BACKEND";
+
+/// The environment variable that switches the console progress bar for
+/// [`Context::from_env`]: `0`, `off`, `false` or `no` hide it; `1`, `on`, `true` or `yes`
+/// show it (on a terminal).
+pub const PROGRESS_ENV: &str = "EMBER_PROGRESS";
+
+/// Builds a [`Context`] with settings beyond the thread count.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ember::prelude::*;
+///
+/// let ctx = Context::builder()
+///     .threads(2)
+///     .storage_option("aws_region", "eu-west-1") // on top of the AWS_* environment
+///     .storage_retry(5, Duration::from_secs(60))
+///     .build()?;
+/// assert_eq!(ctx.parallelism(), 2);
+/// # Ok::<(), ember::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ContextBuilder {
+    master: Option<String>,
+    threads: Option<usize>,
+    app_name: Option<String>,
+    max_task_attempts: Option<u32>,
+    memory_budget: Option<u64>,
+    default_parallelism: Option<usize>,
+    storage: StorageOptions,
+    event_log: Option<String>,
+    progress_bar: Option<bool>,
+    cancel_on_interrupt: bool,
+    backend: BackendKind,
+    listeners: Vec<Arc<dyn Listener>>,
+}
+
+impl std::fmt::Debug for ContextBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextBuilder")
+            .field("master", &self.master)
+            .field("threads", &self.threads)
+            .field("app_name", &self.app_name)
+            .field("max_task_attempts", &self.max_task_attempts)
+            .field("memory_budget", &self.memory_budget)
+            .field("default_parallelism", &self.default_parallelism)
+            .field("event_log", &self.event_log)
+            .field("progress_bar", &self.progress_bar)
+            .field("cancel_on_interrupt", &self.cancel_on_interrupt)
+            .field("listeners", &self.listeners.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContextBuilder {
+    /// Where to run: `local` (one thread), `local[N]`, or `local[*]` (all cores).
+    pub fn master(mut self, master: impl Into<String>) -> Self {
+        self.master = Some(master.into());
+        self
+    }
+
+    /// Runs on `threads` local worker threads (same as `master("local[threads]")`).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// A name for logs and the job history.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
+    /// How many attempts a task gets before its job fails (default 4, at least 1).
+    pub fn max_task_attempts(mut self, attempts: u32) -> Self {
+        self.max_task_attempts = Some(attempts);
+        self
+    }
+
+    /// The context's memory budget in bytes (default: a quarter of the machine's RAM). Half is
+    /// for what is kept (persisted partitions, evicted least recently used first, and
+    /// in-memory shuffle outputs); the other half is shared equally by the running tasks for
+    /// what they build (aggregation tables, sort buffers, shuffle write buffers), which spill
+    /// to local disk when a task's share runs out.
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = Some(bytes);
+        self
+    }
+
+    /// The partition count of shuffles that are given none and whose parent has no
+    /// partitioner (Spark's `spark.default.parallelism`). Unset, such a shuffle keeps the
+    /// largest partition count among its parents, as in Spark.
+    pub fn default_parallelism(mut self, partitions: usize) -> Self {
+        self.default_parallelism = Some(partitions.max(1));
+        self
+    }
+
+    /// Sets the object-store option `key` (an `object_store` configuration key such as
+    /// `aws_endpoint`, `aws_region`, `aws_allow_http`, `google_service_account`,
+    /// `azure_storage_account_name`, or a client key such as `timeout`) for every remote store
+    /// this context opens. Options win over the environment (`AWS_ENDPOINT`, ...), which is
+    /// read too. An unknown key makes [`ContextBuilder::build`] fail.
+    pub fn storage_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.storage = self.storage.option(key, value);
+        self
+    }
+
+    /// Retries a remote request failing with a transient error (5xx, throttling, a dropped
+    /// connection) up to `max_retries` times within `timeout`, with exponential backoff
+    /// (`object_store`'s retry policy; the default is 10 retries within 180 s). Task retries
+    /// ([`ContextBuilder::max_task_attempts`]) come on top.
+    pub fn storage_retry(mut self, max_retries: usize, timeout: std::time::Duration) -> Self {
+        self.storage = self.storage.retry(max_retries, timeout);
+        self
+    }
+
+    /// Replaces all storage settings at once (options, retry policy and backoff), for the
+    /// settings [`ContextBuilder::storage_option`] and [`ContextBuilder::storage_retry`] do
+    /// not cover.
+    pub fn storage_options(mut self, options: StorageOptions) -> Self {
+        self.storage = options;
+        self
+    }
+
+    /// Writes the application's event log (every job, stage and task event, as JSON lines;
+    /// see [`ember_engine::events::log`] for the format) to one file under the directory `dir`,
+    /// a path or any storage URL. `Context::from_env` takes it from `EMBER_EVENT_LOG`.
+    pub fn event_log(mut self, dir: impl Into<String>) -> Self {
+        self.event_log = Some(dir.into());
+        self
+    }
+
+    /// Shows (`true`) or hides (`false`) the console progress bar, Spark's
+    /// `[Stage 2:=====>      (7 + 2) / 16]` on stderr for stages running longer than half a
+    /// second. Default: shown when stderr is a terminal, which it never is under a test runner
+    /// or a pipe. `Context::from_env` takes it from `EMBER_PROGRESS`.
+    pub fn progress_bar(mut self, show: bool) -> Self {
+        self.progress_bar = Some(show);
+        self
+    }
+
+    /// On Ctrl-C (SIGINT), cancels the context's running jobs, removes the temporary output of
+    /// the saves they were writing, and exits the process with status 130. On for
+    /// `Context::from_env`; off otherwise, so a library never takes a signal its program owns.
+    pub fn cancel_on_interrupt(mut self) -> Self {
+        self.cancel_on_interrupt = true;
+        self
+    }
+
+    /// Adds a listener that hears every event from the application's start on.
+    pub fn listener(mut self, listener: Arc<dyn Listener>) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// Runs tasks behind a seam that only bytes cross, as a process boundary would: every task
+    /// descriptor and report is encoded and decoded (the test suite's `serializing` mode).
+    #[doc(hidden)]
+    pub fn serializing_backend(mut self) -> Self {
+        self.backend = BackendKind::Serializing;
+        self
+    }
+
+    /// Takes the settings the environment gives: `EMBER_MASTER`, `EMBER_EVENT_LOG` and
+    /// `EMBER_PROGRESS` (see [`Context::from_env`]); settings made on the builder after this
+    /// win.
+    ///
+    /// # Errors
+    /// An error of kind [`Config`](crate::ErrorKind::Config) naming the variable and its value
+    /// when it cannot be parsed.
+    pub fn from_env(mut self) -> Result<Self> {
+        if let Ok(master) = std::env::var(MASTER_ENV) {
+            parse_master(&master)?;
+            self.master = Some(master);
+        }
+        if let Ok(dir) = std::env::var(EVENT_LOG_ENV)
+            && !dir.trim().is_empty()
+        {
+            self.event_log = Some(dir);
+        }
+        if let Ok(value) = std::env::var(PROGRESS_ENV) {
+            self.progress_bar = Some(match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "on" | "true" | "yes" => true,
+                "0" | "off" | "false" | "no" => false,
+                _ => return Err(Error::config(PROGRESS_ENV, value, "expected on or off (1 or 0)")),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Starts the context.
+    ///
+    /// # Errors
+    /// An error of kind [`Config`](crate::ErrorKind::Config) for a master string that is not
+    /// `local`, `local[N]` or `local[*]`, or an unknown storage option key; of kind
+    /// [`Startup`](crate::ErrorKind::Startup) when threads cannot be spawned; a storage error
+    /// when the I/O runtime cannot start or the event log cannot be created.
+    pub fn build(self) -> Result<Context> {
+        let threads = match (self.threads, &self.master) {
+            (Some(n), _) => n.max(1),
+            (None, Some(master)) => parse_master(master)?,
+            (None, None) => available_cores(),
+        };
+        let master = format!("local[{threads}]");
+        let mut config = EngineConfig::new(threads);
+        if let Some(attempts) = self.max_task_attempts {
+            config = config.with_max_task_attempts(attempts);
+        }
+        if let Some(bytes) = self.memory_budget {
+            config = config.with_memory_budget(bytes);
+        }
+        let storage = Storage::with_options(self.storage)?;
+        let app_name = self.app_name.unwrap_or_else(|| "ember".to_owned());
+        let mut listeners = self.listeners;
+        if self.progress_bar != Some(false) {
+            // `stderr()` is `None` off a terminal: asked for or not, nothing is drawn there.
+            if let Some(progress) = ConsoleProgress::stderr() {
+                listeners.push(Arc::new(progress));
+            }
+        }
+        let app_id = ember_engine::context::new_app_id();
+        if let Some(dir) = &self.event_log {
+            listeners.push(Arc::new(EventLog::create(&storage, dir, &app_id)?));
+        }
+        let backend = match std::env::var(BACKEND_ENV).as_deref() {
+            Ok("serializing") => BackendKind::Serializing,
+            Ok("local") | Err(_) => self.backend,
+            Ok(other) => return Err(Error::config(BACKEND_ENV, other, "expected local or serializing")),
+        };
+        let setup = EngineSetup {
+            app_name: app_name.clone(),
+            master: master.clone(),
+            backend,
+            listeners,
+            app_id: Some(app_id),
+        };
+        let engine = EngineContext::start(config, setup).map_err(Error::startup)?;
+        let ctx = Context {
+            inner: Arc::new(Inner {
+                checkpoint_dir: std::sync::Mutex::new(None),
+                engine,
+                storage,
+                default_parallelism: self.default_parallelism,
+                app_name,
+                master,
+                interrupted: Default::default(),
+                outputs: Default::default(),
+                next_output: Default::default(),
+            }),
+        };
+        if self.cancel_on_interrupt {
+            crate::interrupt::register(&ctx)?;
+        }
+        Ok(ctx)
+    }
+}
+
+/// Parses `local`, `local[N]` and `local[*]` into a thread count.
+fn parse_master(master: &str) -> Result<usize> {
+    let bad = |reason: &str| Error::config(MASTER_ENV, master, reason);
+    let master = master.trim();
+    if master == "local" {
+        return Ok(1);
+    }
+    let inner = master
+        .strip_prefix("local[")
+        .and_then(|rest| rest.strip_suffix(']'))
+        .ok_or_else(|| bad("expected local, local[N] or local[*] (the cluster mode is not built yet)"))?;
+    if inner == "*" {
+        return Ok(available_cores());
+    }
+    match inner.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(bad("the thread count in local[N] must be a whole number of at least 1")),
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_masters() {
+        assert_eq!(parse_master("local").unwrap(), 1);
+        assert_eq!(parse_master("local[3]").unwrap(), 3);
+        assert_eq!(parse_master("local[*]").unwrap(), available_cores());
+        for bad in ["local[0]", "local[x]", "yarn", "local[2", "spark://h:7077"] {
+            let err = parse_master(bad).unwrap_err().to_string();
+            assert!(err.contains("EMBER_MASTER") && err.contains(bad), "{err}");
+        }
+    }
+}

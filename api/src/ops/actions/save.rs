@@ -1,0 +1,304 @@
+//! The save actions: `save_as_text_file`, `save_as_object_file`, `save_as_json_file` and
+//! `save_as_parquet` (each with a [`SaveMode`]), all over one committed write of parts
+//! (`save_parts`).
+
+use std::fmt::Display;
+use std::io::Write;
+use std::sync::Arc;
+
+use ember_engine::TaskFailure;
+use ember_storage::PartCommit;
+use ember_storage::object_file::ObjectFileWriter;
+
+use crate::context::Action;
+use crate::data::Data;
+use crate::error::Result;
+use crate::job::JobHandle;
+use crate::rdd::stream::for_each_record;
+use crate::rdd::{PartitionIter, Rdd};
+
+impl<T: Data> Rdd<T> {
+    /// Writes every element's `Display` form as one line, one `part-NNNNN` file per partition,
+    /// under the directory `path`, then an empty `_SUCCESS` file. Task attempts write under
+    /// `path/_temporary/`; the job moves finished parts into place only when every task has
+    /// succeeded, so a failed job leaves no `part-*` and no `_SUCCESS` visible, and a retried
+    /// task never duplicates lines.
+    ///
+    /// # Errors
+    /// an error of kind [`AlreadyExists`](crate::ErrorKind::AlreadyExists) when `path` already exists (as in Spark), or a storage error when it cannot be written;
+    /// an error of kind [`TaskFailed`](crate::ErrorKind::TaskFailed) when a task fails on every attempt.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let out = dir.path().join("out");
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![1, 2, 3], 2).save_as_text_file(out.to_str().unwrap())?;
+    /// assert_eq!(std::fs::read_to_string(out.join("part-00001"))?, "2\n3\n");
+    /// assert!(out.join("_SUCCESS").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn save_as_text_file(&self, path: &str) -> Result<()>
+    where
+        T: Display,
+    {
+        self.save_as_text_file_async(path).wait()
+    }
+
+    /// [`Rdd::save_as_text_file`], submitted: returns the job's [`JobHandle`] at once. The
+    /// output is committed when the job ends (a cancelled job leaves nothing), whether or not
+    /// the handle is waited for.
+    #[track_caller]
+    pub fn save_as_text_file_async(&self, path: &str) -> JobHandle<()>
+    where
+        T: Display,
+    {
+        self.save_as_text_file_with_async(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_text_file`], replacing whatever is at `path` when `mode` is
+    /// [`SaveMode::Overwrite`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![1, 2], 1).save_as_text_file("memory://t/out")?;
+    /// assert!(ctx.parallelize(vec![3], 1).save_as_text_file("memory://t/out").is_err());
+    /// ctx.parallelize(vec![3], 1).save_as_text_file_with("memory://t/out", SaveMode::Overwrite)?;
+    /// assert_eq!(ctx.text_file("memory://t/out", 1)?.collect()?, ["3"]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn save_as_text_file_with(&self, path: &str, mode: SaveMode) -> Result<()>
+    where
+        T: Display,
+    {
+        self.save_as_text_file_with_async(path, mode).wait()
+    }
+
+    /// [`Rdd::save_as_text_file_with`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_text_file_with_async(&self, path: &str, mode: SaveMode) -> JobHandle<()>
+    where
+        T: Display,
+    {
+        self.save_parts(path, mode, Action::here("save_as_text_file"), |iter, buf| {
+            for_each_record(iter, |x| writeln!(buf, "{x}").map_err(TaskFailure::error))
+        })
+    }
+
+    /// Writes the elements as Ember object files (bincode records in length frames after a
+    /// versioned header, ending in a record count), one `part-NNNNN` per partition, with the
+    /// same commit protocol as [`Rdd::save_as_text_file`]. [`Context::object_file`] reads
+    /// them back; a truncated file or one of another format is an error naming the file.
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    ///
+    /// # Examples
+    /// See [`Context::object_file`].
+    ///
+    /// [`Context::object_file`]: crate::Context::object_file
+    #[track_caller]
+    pub fn save_as_object_file(&self, path: &str) -> Result<()> {
+        self.save_as_object_file_async(path).wait()
+    }
+
+    /// [`Rdd::save_as_object_file`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_object_file_async(&self, path: &str) -> JobHandle<()> {
+        self.save_as_object_file_with_async(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_object_file`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    #[track_caller]
+    pub fn save_as_object_file_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        self.save_as_object_file_with_async(path, mode).wait()
+    }
+
+    /// [`Rdd::save_as_object_file_with`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_object_file_with_async(&self, path: &str, mode: SaveMode) -> JobHandle<()> {
+        self.save_parts(path, mode, Action::here("save_as_object_file"), |iter, out| {
+            let mut writer = ObjectFileWriter::new(out).map_err(TaskFailure::error)?;
+            for_each_record(iter, |x| writer.write(&x).map_err(TaskFailure::error))?;
+            let n = writer.count();
+            writer.finish().map_err(TaskFailure::error)?;
+            Ok(n)
+        })
+    }
+
+    /// Writes each element as one line of JSON (`serde_json`), one `part-NNNNN` per
+    /// partition, with the same commit protocol as [`Rdd::save_as_text_file`]; read them back
+    /// with [`Context::json_file`] or any JSON-lines tool.
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`]; an error of kind [`TaskFailed`](crate::ErrorKind::TaskFailed) when an element cannot be serialized
+    /// as JSON (a map with non-string keys, for instance).
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// let ctx = Context::local(2)?;
+    /// ctx.parallelize(vec![(1, "a".to_owned())], 1).save_as_json_file("memory://j/out")?;
+    /// assert_eq!(ctx.text_file("memory://j/out", 1)?.collect()?, [r#"[1,"a"]"#]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    ///
+    /// [`Context::json_file`]: crate::Context::json_file
+    #[track_caller]
+    pub fn save_as_json_file(&self, path: &str) -> Result<()> {
+        self.save_as_json_file_async(path).wait()
+    }
+
+    /// [`Rdd::save_as_json_file`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_json_file_async(&self, path: &str) -> JobHandle<()> {
+        self.save_as_json_file_with_async(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_json_file`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_json_file`].
+    #[track_caller]
+    pub fn save_as_json_file_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        self.save_as_json_file_with_async(path, mode).wait()
+    }
+
+    /// [`Rdd::save_as_json_file_with`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_json_file_with_async(&self, path: &str, mode: SaveMode) -> JobHandle<()> {
+        self.save_parts(path, mode, Action::here("save_as_json_file"), |iter, buf| {
+            for_each_record(iter, |x| {
+                serde_json::to_writer(&mut *buf, &x).map_err(TaskFailure::error)?;
+                buf.write_all(b"\n").map_err(TaskFailure::error)
+            })
+        })
+    }
+
+    /// Writes the elements as Parquet files (snappy), one `part-NNNNN` file per partition,
+    /// with the same commit protocol as [`Rdd::save_as_text_file`]. `T` must be a record (a
+    /// struct, or a tuple with columns `0`, `1`, ...): its Arrow schema is traced from its
+    /// serde implementation (serde_arrow), and rows are written in batches of 8192. Other
+    /// Arrow tools read the files; [`Context::read_parquet`] reads them back.
+    ///
+    /// # Errors
+    /// as in [`Rdd::save_as_text_file`], or an error of kind [`Format`](crate::ErrorKind::Format) when `T` cannot be mapped to Arrow columns; an error of kind [`TaskFailed`](crate::ErrorKind::TaskFailed) when a
+    /// task fails.
+    ///
+    /// # Examples
+    /// ```
+    /// # use ember::prelude::*;
+    /// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// struct Sale { item: String, cents: i64, note: Option<String> }
+    ///
+    /// let ctx = Context::local(2)?;
+    /// let sales = vec![Sale { item: "tea".into(), cents: 350, note: None },
+    ///                  Sale { item: "cake".into(), cents: 420, note: Some("fresh".into()) }];
+    /// ctx.parallelize(sales.clone(), 2).save_as_parquet("memory://pq/sales")?;
+    /// assert_eq!(ctx.read_parquet::<Sale>("memory://pq/sales")?.collect()?, sales);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    ///
+    /// [`Context::read_parquet`]: crate::Context::read_parquet
+    #[track_caller]
+    pub fn save_as_parquet(&self, path: &str) -> Result<()> {
+        self.save_as_parquet_async(path).wait()
+    }
+
+    /// [`Rdd::save_as_parquet`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_parquet_async(&self, path: &str) -> JobHandle<()> {
+        self.save_as_parquet_with_async(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_parquet`] with an explicit [`SaveMode`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_parquet`].
+    #[track_caller]
+    pub fn save_as_parquet_with(&self, path: &str, mode: SaveMode) -> Result<()> {
+        self.save_as_parquet_with_async(path, mode).wait()
+    }
+
+    /// [`Rdd::save_as_parquet_with`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_parquet_with_async(&self, path: &str, mode: SaveMode) -> JobHandle<()> {
+        let action = Action::here("save_as_parquet");
+        let fields = match crate::parquet_io::fields_of::<T>() {
+            Ok(fields) => fields,
+            Err(reason) => {
+                return JobHandle::ready(Err(ember_storage::StorageError::format(path, "Parquet", reason).into()));
+            }
+        };
+        self.save_parts(path, mode, action, move |iter, out| {
+            crate::parquet_io::write_rows(&fields, iter, out).map_err(TaskFailure::error)
+        })
+    }
+
+    /// Submits a job that encodes each partition with `encode` into a streaming part writer
+    /// (one put for a small part, a multipart upload with bounded memory for a large one),
+    /// as one part of an output committed at `path` (see [`ember_storage::OutputJob`]). Each
+    /// task returns its part's commit message; when the job ends the driver commits the
+    /// attempts the scheduler accepted, or, when it failed or was cancelled (its tasks have
+    /// stopped by then), removes everything the attempts wrote.
+    fn save_parts<F>(&self, path: &str, mode: SaveMode, action: Action, encode: F) -> JobHandle<()>
+    where
+        F: Fn(PartitionIter<T>, &mut (dyn Write + Send)) -> Result<u64, TaskFailure> + Send + Sync + 'static,
+    {
+        let overwrite = mode == SaveMode::Overwrite;
+        let output = match self.context().storage().create_output(path, overwrite) {
+            Ok(output) => Arc::new(output),
+            Err(err) => return JobHandle::ready(Err(err.into())),
+        };
+        let writer = Arc::clone(&output);
+        let in_progress = self.context().track_output(&output);
+        let partitions = self.num_partitions();
+        self.context().submit_all(
+            self,
+            action.writing(),
+            move |p, iter, tc| {
+                let mut part = writer.part_writer(p, tc.attempt().0 as usize).map_err(TaskFailure::error)?;
+                let records = {
+                    // Many small writes (one per line) go through a buffer to the part writer.
+                    let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut part);
+                    let records = encode(iter, &mut buffered)?;
+                    buffered.flush().map_err(TaskFailure::error)?;
+                    records
+                };
+                tc.add_records_written(records);
+                part.finish().map_err(TaskFailure::error)
+            },
+            move |parts: Result<Vec<PartCommit>>| {
+                let _in_progress = in_progress;
+                match parts {
+                    Ok(parts) => Ok(output.commit(partitions, &parts)?),
+                    Err(err) => {
+                        output.abort();
+                        Err(err)
+                    }
+                }
+            },
+        )
+    }
+}
+
+/// What a save does when its output location already holds data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SaveMode {
+    /// Fail with an error of kind [`AlreadyExists`](crate::ErrorKind::AlreadyExists) naming the location (Spark's default).
+    #[default]
+    ErrorIfExists,
+    /// Delete everything under the location first, then write.
+    Overwrite,
+}
