@@ -57,6 +57,16 @@ pub enum StorageError {
         source: object_store::Error,
     },
 
+    /// No credentials are configured for the remote store of `url`: answered before any
+    /// request, instead of the cloud SDK's metadata-service lookup failing after seconds.
+    #[error("no credentials for {url}: {hint}")]
+    MissingCredentials {
+        /// The URL whose store was being created.
+        url: String,
+        /// What to set.
+        hint: &'static str,
+    },
+
     /// A storage option key is unknown.
     #[error("invalid storage option {key:?}: {reason}")]
     InvalidOption {
@@ -155,6 +165,7 @@ impl StorageError {
             | Self::Io { url, .. }
             | Self::MissingPart { url, .. }
             | Self::StoreConfig { url, .. }
+            | Self::MissingCredentials { url, .. }
             | Self::PermissionDenied { url, .. }
             | Self::Format { url, .. }
             | Self::CalledFromAsync { url } => Some(url),

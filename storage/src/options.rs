@@ -133,6 +133,19 @@ impl StorageOptions {
                     Ok(key) => b.with_config(key, v),
                     Err(_) => b,
                 });
+                use AmazonS3ConfigKey as K;
+                let set = |key| builder.get_config_value(&key).is_some_and(|v| !v.is_empty());
+                let unsigned = builder.get_config_value(&K::SkipSignature).is_some_and(|v| v == "true");
+                let sources = [
+                    K::AccessKeyId,
+                    K::WebIdentityTokenFile,
+                    K::ContainerCredentialsRelativeUri,
+                    K::ContainerCredentialsFullUri,
+                    K::MetadataEndpoint,
+                ];
+                if !unsigned && !sources.into_iter().any(set) {
+                    return Err(missing(url, S3_CREDENTIALS));
+                }
                 Box::new(builder.with_url(store_url).with_retry(self.retry.clone()).build().map_err(fail)?)
             }
             Scheme::Gcs => {
@@ -140,6 +153,13 @@ impl StorageOptions {
                     Ok(key) => b.with_config(key, v),
                     Err(_) => b,
                 });
+                use GoogleConfigKey as K;
+                let set = |key| builder.get_config_value(&key).is_some_and(|v| !v.is_empty());
+                let unsigned = builder.get_config_value(&K::SkipSignature).is_some_and(|v| v == "true");
+                let sources = [K::ServiceAccount, K::ServiceAccountKey, K::ApplicationCredentials];
+                if !unsigned && !sources.into_iter().any(set) && !gcloud_default_credentials() {
+                    return Err(missing(url, GCS_CREDENTIALS));
+                }
                 Box::new(builder.with_url(store_url).with_retry(self.retry.clone()).build().map_err(fail)?)
             }
             Scheme::Azure => {
@@ -147,6 +167,22 @@ impl StorageOptions {
                     Ok(key) => b.with_config(key, v),
                     Err(_) => b,
                 });
+                use AzureConfigKey as K;
+                let set = |key| builder.get_config_value(&key).is_some_and(|v| !v.is_empty() && v != "false");
+                let sources = [
+                    K::AccessKey,
+                    K::ClientSecret,
+                    K::SasKey,
+                    K::Token,
+                    K::UseEmulator,
+                    K::SkipSignature,
+                    K::FederatedTokenFile,
+                    K::UseAzureCli,
+                    K::MsiEndpoint,
+                ];
+                if !sources.into_iter().any(set) {
+                    return Err(missing(url, AZURE_CREDENTIALS));
+                }
                 Box::new(builder.with_url(store_url).with_retry(self.retry.clone()).build().map_err(fail)?)
             }
             Scheme::Http | Scheme::Https => {
@@ -162,6 +198,36 @@ impl StorageOptions {
         };
         Ok(store)
     }
+}
+
+/// What to set for S3 when nothing says where credentials come from.
+const S3_CREDENTIALS: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the storage options \
+    aws_access_key_id and aws_secret_access_key), AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, or \
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI; AWS_SKIP_SIGNATURE=true for a public bucket; on EC2, \
+    AWS_METADATA_ENDPOINT=http://169.254.169.254 to use the instance's role (AWS_PROFILE and \
+    ~/.aws/credentials are not read)";
+
+/// What to set for Google Cloud Storage.
+const GCS_CREDENTIALS: &str = "set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT) to a \
+    service account key file, GOOGLE_SERVICE_ACCOUNT_KEY to its JSON, or run `gcloud auth \
+    application-default login`; GOOGLE_SKIP_SIGNATURE=true for a public bucket";
+
+/// What to set for Azure.
+const AZURE_CREDENTIALS: &str = "set AZURE_STORAGE_ACCOUNT_KEY, a SAS token (AZURE_STORAGE_SAS_KEY), \
+    AZURE_CLIENT_ID with AZURE_CLIENT_SECRET and AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE, \
+    AZURE_USE_AZURE_CLI=true, or AZURE_STORAGE_USE_EMULATOR=true; AZURE_SKIP_SIGNATURE=true for a \
+    public container";
+
+fn missing(url: &str, hint: &'static str) -> StorageError {
+    StorageError::MissingCredentials { url: url.to_owned(), hint }
+}
+
+/// Whether `gcloud auth application-default login` left credentials where the GCS client
+/// looks for them.
+fn gcloud_default_credentials() -> bool {
+    std::env::var_os("HOME").is_some_and(|home| {
+        std::path::Path::new(&home).join(".config/gcloud/application_default_credentials.json").is_file()
+    })
 }
 
 #[cfg(test)]

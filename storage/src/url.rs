@@ -140,6 +140,9 @@ impl Location {
             }
             return Self::from_url_path(url, Scheme::File, rest);
         }
+        if let Some(hint) = mistyped_url(url) {
+            return Err(StorageError::invalid(url, hint));
+        }
         Self::from_bare_path(url)
     }
 
@@ -212,9 +215,44 @@ fn split_scheme(url: &str) -> Option<(&str, &str)> {
     valid.then_some((scheme, rest))
 }
 
+/// A bare path that is most likely a URL with its `://` mistyped (`s3//bucket/x`,
+/// `s3:/bucket/x`, `gs:bucket`): what the user meant, to refuse it with, rather than reading
+/// or writing a local directory named `s3`.
+fn mistyped_url(path: &str) -> Option<String> {
+    const SCHEMES: [&str; 9] = ["s3", "s3a", "gs", "az", "abfs", "abfss", "http", "https", "memory"];
+    let (head, rest) = match path.split_once(':') {
+        Some((head, rest)) => (head, rest.trim_start_matches('/')),
+        None => {
+            let (head, rest) = path.split_once("//")?;
+            (head, rest)
+        }
+    };
+    let scheme = head.to_ascii_lowercase();
+    if !SCHEMES.contains(&scheme.as_str()) || rest.is_empty() {
+        return None;
+    }
+    Some(format!("this looks like a mistyped URL; did you mean {scheme}://{rest}?"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mistyped_urls_get_a_hint_and_real_paths_do_not() {
+        for (typo, meant) in [
+            ("s3//bucket/in", "s3://bucket/in"),
+            ("s3:/bucket/in", "s3://bucket/in"),
+            ("gs:bucket", "gs://bucket"),
+            ("HTTPS:/host/x", "https://host/x"),
+        ] {
+            let err = Location::parse(typo).unwrap_err().to_string();
+            assert!(err.contains(typo) && err.contains(&format!("did you mean {meant}?")), "{err}");
+        }
+        for fine in ["s3/bucket", "data//x", "s3_dir//x", "./s3//x"] {
+            assert!(Location::parse(fine).is_ok(), "{fine}");
+        }
+    }
 
     fn path_of(url: &str) -> String {
         Location::parse(url).unwrap().path.as_ref().to_owned()

@@ -1,6 +1,7 @@
 //! The one integration test binary of ember-storage: the public API on local files and memory://.
 
 mod commit;
+mod credentials;
 mod lines;
 mod listing;
 
