@@ -10,7 +10,7 @@
 //! counted. With OUTPUT_DIR (a path or URL that must not exist yet), `word<TAB>count` lines
 //! are written there (`part-NNNNN` files and `_SUCCESS`). Threads come from `EMBER_MASTER`
 //! (`local[2]`, `local[*]`; default: all cores). `RUST_LOG=ember_engine=info` logs jobs and
-//! stages.
+//! stages (`Context::from_env` installs the subscriber).
 //!
 //! The pipeline reads lines with `Context::text_lines`, so each line is a `Text` sharing the
 //! buffer its split was read into, and splits them with `Text::into_words`, so each word is a
@@ -28,10 +28,6 @@ use ember::prelude::*;
 const DEFAULT_CORPUS_BYTES: u64 = 256 << 20;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
     let mut args = std::env::args().skip(1);
     let input = match args.next() {
         Some(input) => input,

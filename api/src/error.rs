@@ -143,14 +143,28 @@ impl Error {
         self.job_error().and_then(JobError::attempt)
     }
 
-    /// `op at file:line` of the failing stage's operation.
+    /// `op at file:line` of the operation that failed: in a fused chain of narrow
+    /// operations, the one whose closure panicked or returned the error (not the stage's
+    /// last); the stage's own name when the failure came from no user closure.
     pub fn call_site(&self) -> Option<&str> {
-        self.job_error().and_then(JobError::stage_name)
+        let job = self.job_error()?;
+        job.failure_site().map(|site| site.operation.as_str()).or_else(|| job.stage_name())
+    }
+
+    /// The index of the element the failing operation was working on, within that
+    /// operation's input in the failing partition (counting from 0), when known.
+    pub fn element(&self) -> Option<u64> {
+        self.job_error()?.failure_site()?.element
     }
 
     /// The panic message of the failing task, when user code panicked.
     pub fn panic_message(&self) -> Option<&str> {
         self.job_error().and_then(JobError::panic_message)
+    }
+
+    /// Where the failing task's user code panicked (`file:line:col`), when it did.
+    pub fn panic_location(&self) -> Option<&str> {
+        self.job_error().and_then(JobError::panic_location)
     }
 
     /// The job error inside, for errors of a job.
@@ -177,7 +191,9 @@ fn storage_kind(err: &StorageError) -> ErrorKind {
         StorageError::AlreadyExists { .. } => ErrorKind::AlreadyExists,
         StorageError::PermissionDenied { .. } => ErrorKind::PermissionDenied,
         StorageError::InvalidUrl { .. } | StorageError::UnsupportedScheme { .. } => ErrorKind::InvalidUrl,
-        StorageError::InvalidOption { .. } | StorageError::StoreConfig { .. } => ErrorKind::Config,
+        StorageError::InvalidOption { .. }
+        | StorageError::StoreConfig { .. }
+        | StorageError::MissingCredentials { .. } => ErrorKind::Config,
         StorageError::Format { .. } => ErrorKind::Format,
         StorageError::Codec { .. } => ErrorKind::Codec,
         _ => ErrorKind::Storage,

@@ -60,6 +60,7 @@ pub mod error;
 pub mod fault;
 mod interrupt;
 mod job;
+mod logging;
 mod ops;
 mod parquet_io;
 pub mod partitioner;

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccumulatorId, AttemptId, ExecutorId, JobId, PartitionId, ShuffleId, StageId};
+pub use crate::task::site::FailureSite;
 
 /// The boxed error a user closure or a storage call can fail with inside a task.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -23,10 +24,20 @@ pub enum TaskFailure {
     Panic {
         /// The panic message (or a placeholder when the payload was not a string).
         message: String,
+        /// Where the panic was raised (`file:line:col`), when the hook saw it.
+        location: Option<String>,
+        /// The operation whose code panicked and the element it was on, when known.
+        site: Option<FailureSite>,
     },
     /// The task returned an error: bad input, an I/O failure, a decode failure, a user
     /// closure's `Err`.
-    Error(#[serde(with = "remote")] BoxError),
+    Error {
+        /// The error, with its sources.
+        #[serde(with = "remote")]
+        error: BoxError,
+        /// The operation whose code returned it and the element it was on, when known.
+        site: Option<FailureSite>,
+    },
     /// A reducer could not find the outputs of map tasks `maps` of `shuffle`: they were
     /// lost, so the scheduler reruns those map tasks instead of counting a retry.
     FetchFailed {
@@ -51,27 +62,70 @@ impl TaskFailure {
     /// does a cancellation.
     pub fn counts_toward_retries(&self) -> bool {
         match self {
-            TaskFailure::Panic { .. } | TaskFailure::Error(_) => true,
+            TaskFailure::Panic { .. } | TaskFailure::Error { .. } => true,
             TaskFailure::FetchFailed { .. } | TaskFailure::Cancelled | TaskFailure::ExecutorLost { .. } => false,
         }
     }
 
     /// Wraps any error as a task failure.
     pub fn error(err: impl Into<BoxError>) -> Self {
-        TaskFailure::Error(err.into())
+        TaskFailure::Error { error: err.into(), site: None }
+    }
+
+    /// A panic with `message` (the payload's text), raised at `location`.
+    pub fn panic(message: impl Into<String>, location: Option<String>) -> Self {
+        TaskFailure::Panic { message: message.into(), location, site: None }
     }
 
     /// The message of a panic payload, as `std::panic::catch_unwind` returns it.
     pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
-        TaskFailure::Panic { message: panic_message(payload.as_ref()) }
+        TaskFailure::panic(panic_message(payload.as_ref()), None)
+    }
+
+    /// The same failure, placed at `site` unless it already has a place (only a panic or an
+    /// error has one).
+    pub fn at(mut self, site: Option<FailureSite>) -> Self {
+        if let TaskFailure::Panic { site: slot, .. } | TaskFailure::Error { site: slot, .. } = &mut self
+            && slot.is_none()
+        {
+            *slot = site;
+        }
+        self
     }
 
     /// The panic message, when user code panicked.
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            TaskFailure::Panic { message } => Some(message),
+            TaskFailure::Panic { message, .. } => Some(message),
             _ => None,
         }
+    }
+
+    /// Where user code panicked (`file:line:col`), when it did.
+    pub fn panic_location(&self) -> Option<&str> {
+        match self {
+            TaskFailure::Panic { location, .. } => location.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The operation whose code failed and the element it was on, when known.
+    pub fn site(&self) -> Option<&FailureSite> {
+        match self {
+            TaskFailure::Panic { site, .. } | TaskFailure::Error { site, .. } => site.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// `map at src/main.rs:13 failed on element 4: `, or nothing when the site is unknown.
+fn write_site(f: &mut fmt::Formatter<'_>, site: Option<&FailureSite>) -> fmt::Result {
+    match site {
+        Some(FailureSite { operation, element: Some(element) }) => {
+            write!(f, "{operation} failed on element {element}: ")
+        }
+        Some(FailureSite { operation, element: None }) => write!(f, "{operation} failed: "),
+        None => Ok(()),
     }
 }
 
@@ -86,22 +140,48 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+impl TaskFailure {
+    /// The failure's text without its site (`panicked at ...: message`, or the error).
+    fn fmt_without_site(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskFailure::Panic { message, location, .. } => match location {
+                Some(location) => write!(f, "panicked at {location}: {message}"),
+                None => write!(f, "panicked: {message}"),
+            },
+            TaskFailure::Error { error, .. } => write_error_chain(f, error.as_ref()),
+            other => fmt::Display::fmt(other, f),
+        }
+    }
+}
+
+/// `error` and the messages of its sources that it does not quote already.
+fn write_error_chain(f: &mut fmt::Formatter<'_>, e: &(dyn std::error::Error + 'static)) -> fmt::Result {
+    write!(f, "{e}")?;
+    let mut source = e.source();
+    while let Some(cause) = source {
+        // Storage and codec errors quote their cause already; skip repeats.
+        let text = cause.to_string();
+        if !e.to_string().contains(&text) {
+            write!(f, ": {text}")?;
+        }
+        source = cause.source();
+    }
+    Ok(())
+}
+
 impl fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskFailure::Panic { message } => write!(f, "panicked: {message}"),
-            TaskFailure::Error(e) => {
-                write!(f, "{e}")?;
-                let mut source = e.source();
-                while let Some(cause) = source {
-                    // Storage and codec errors quote their cause already; skip repeats.
-                    let text = cause.to_string();
-                    if !e.to_string().contains(&text) {
-                        write!(f, ": {text}")?;
-                    }
-                    source = cause.source();
+            TaskFailure::Panic { message, location, site } => {
+                write_site(f, site.as_ref())?;
+                match location {
+                    Some(location) => write!(f, "panicked at {location}: {message}"),
+                    None => write!(f, "panicked: {message}"),
                 }
-                Ok(())
+            }
+            TaskFailure::Error { error, site } => {
+                write_site(f, site.as_ref())?;
+                write_error_chain(f, error.as_ref())
             }
             TaskFailure::FetchFailed { shuffle, maps } => {
                 write!(f, "output of map task")?;
@@ -332,14 +412,30 @@ impl JobError {
     pub fn panic_message(&self) -> Option<&str> {
         self.0.failure.as_ref().and_then(TaskFailure::panic_message)
     }
+
+    /// Where the failing task's user code panicked (`file:line:col`), when it did.
+    pub fn panic_location(&self) -> Option<&str> {
+        self.0.failure.as_ref().and_then(TaskFailure::panic_location)
+    }
+
+    /// The operation whose code failed (`map at src/main.rs:13`: in a fused chain, the one
+    /// whose closure panicked or returned the error, not the stage's last) and the element's
+    /// index within that operation's input in the partition, when known.
+    pub fn failure_site(&self) -> Option<&FailureSite> {
+        self.0.failure.as_ref().and_then(TaskFailure::site)
+    }
 }
 
 /// A copy of a failure for a second job's error: a boxed error cannot be cloned, so it is
 /// carried on as its text.
 fn copy_failure(failure: &TaskFailure) -> TaskFailure {
     match failure {
-        TaskFailure::Panic { message } => TaskFailure::Panic { message: message.clone() },
-        TaskFailure::Error(e) => TaskFailure::Error(Box::new(RemoteError::capture(e.as_ref()))),
+        TaskFailure::Panic { message, location, site } => {
+            TaskFailure::Panic { message: message.clone(), location: location.clone(), site: site.clone() }
+        }
+        TaskFailure::Error { error, site } => {
+            TaskFailure::Error { error: Box::new(RemoteError::capture(error.as_ref())), site: site.clone() }
+        }
         TaskFailure::FetchFailed { shuffle, maps } => {
             TaskFailure::FetchFailed { shuffle: *shuffle, maps: maps.clone() }
         }
@@ -369,10 +465,18 @@ impl fmt::Display for JobError {
                 stage(f)?;
                 let tried = e.attempt.map_or(0, |a| a.0 + 1);
                 write!(f, " failed on attempt {tried} of {}", e.max_attempts.unwrap_or(tried))?;
-                if let Some(failure) = &e.failure {
-                    write!(f, ": {failure}")?;
+                match &e.failure {
+                    // The stage's name already says which operation failed: only the element.
+                    Some(failure) if failure.site().is_some_and(|s| Some(&s.operation) == e.stage_name.as_ref()) => {
+                        if let Some(element) = failure.site().and_then(|s| s.element) {
+                            write!(f, " on element {element}")?;
+                        }
+                        write!(f, ": ")?;
+                        failure.fmt_without_site(f)
+                    }
+                    Some(failure) => write!(f, ": {failure}"),
+                    None => Ok(()),
                 }
-                Ok(())
             }
             JobErrorKind::FetchFailures => {
                 write!(f, "job {} aborted: ", e.job)?;
@@ -406,7 +510,7 @@ impl fmt::Debug for JobError {
 impl std::error::Error for JobError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self.0.failure.as_ref()? {
-            TaskFailure::Error(e) => Some(e.as_ref()),
+            TaskFailure::Error { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }

@@ -54,7 +54,9 @@ fn context(mode: &str) -> (Context, Option<StorageLevel>) {
         "local[2]" => builder.build(),
         "serializing" => builder.serializing_backend().build(),
         "tiny-memory" => builder.memory_budget(1 << 20).build(),
-        "disk-only" | "first-attempt-fails" => builder.build(),
+        "disk-only" => builder.build(),
+        // A second attempt for every task (local mode's default is one).
+        "first-attempt-fails" => builder.max_task_attempts(2).build(),
         other => unreachable!("modes() checked {other}"),
     }
     .expect("a context starts");

@@ -42,7 +42,7 @@ fn job_error<T: std::fmt::Debug>(result: ember::Result<T>) -> ember::Error {
 
 #[test]
 fn a_panic_on_the_first_attempt_only_is_retried() -> TestResult {
-    let ctx = Context::local(2)?;
+    let ctx = crate::retrying(2)?;
     let data = numbers(20);
     let target = data[13];
     let calls = Arc::new(AtomicUsize::new(0));
@@ -63,7 +63,7 @@ fn a_panic_on_the_first_attempt_only_is_retried() -> TestResult {
 
 #[test]
 fn a_transient_map_side_panic_is_retried_before_the_reduce() -> TestResult {
-    let ctx = Context::local(3)?;
+    let ctx = crate::retrying(3)?;
     let data: Vec<(i64, i64)> = numbers(40).into_iter().map(|x| (x.rem_euclid(5), x)).collect();
     let failures = Arc::new(AtomicUsize::new(0));
     let left = Arc::clone(&failures);
@@ -90,7 +90,7 @@ fn a_transient_map_side_panic_is_retried_before_the_reduce() -> TestResult {
 
 #[test]
 fn a_task_that_always_panics_fails_the_job_with_where_and_why() -> TestResult {
-    let ctx = Context::local(2)?;
+    let ctx = crate::retrying(2)?;
     let data = numbers(20);
     let bad = data[17];
     let parts = 3;
@@ -129,7 +129,7 @@ fn a_task_that_always_panics_fails_the_job_with_where_and_why() -> TestResult {
 
 #[test]
 fn a_panic_in_reduce_by_key_fails_the_stage_that_ran_it() -> TestResult {
-    let ctx = Context::local(2)?;
+    let ctx = crate::retrying(2)?;
     // A duplicate key within partition 0 only: its map-side combine calls the function.
     let dups = ctx.parallelize(vec![(1, 1), (1, 2), (2, 3), (3, 4)], 2);
     let err = job_error(dups.reduce_by_key(|_, _| -> i32 { panic!("merge exploded") }).collect());
@@ -177,7 +177,7 @@ fn one_allowed_attempt_fails_after_one_attempt() -> TestResult {
 
 #[test]
 fn a_failing_save_leaves_no_output_and_a_retried_one_no_duplicates() -> TestResult {
-    let ctx = Context::local(2)?;
+    let ctx = crate::retrying(2)?;
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("out");
     let url = out.to_str().expect("a UTF-8 temp path");

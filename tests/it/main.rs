@@ -3,6 +3,7 @@
 
 mod checkpoint;
 mod conformance;
+mod errors;
 mod failures;
 mod jobs;
 mod operators;
@@ -19,6 +20,12 @@ mod text;
 
 /// What a test returns: any error fails it with its message.
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A local context on `threads` threads whose tasks get 4 attempts (`local[N,4]`), for the
+/// tests of retries: local mode's default is one attempt, as Spark's.
+fn retrying(threads: usize) -> ember::Result<ember::prelude::Context> {
+    ember::prelude::Context::builder().master(format!("local[{threads},4]")).build()
+}
 
 /// Partition counts the operators are checked at: a single partition, fewer partitions than
 /// threads, and more partitions than some inputs have elements (so some are empty).

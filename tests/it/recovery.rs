@@ -58,7 +58,7 @@ fn dropped_cached_blocks_are_recomputed_transparently() -> TestResult {
 
 #[test]
 fn failed_attempts_matching_a_predicate_are_retried_with_the_same_answer() -> TestResult {
-    let ctx = Context::local(2)?;
+    let ctx = crate::retrying(2)?;
     let rdd = sums(&ctx);
     let expected = sorted(rdd.collect()?);
     let again = sums(&ctx); // a fresh shuffle, so the map stage runs again

@@ -36,7 +36,7 @@ fn broadcast_value_is_shared_by_every_task_not_copied() -> TestResult {
 
 #[test]
 fn accumulator_updates_apply_once_when_the_first_attempt_fails_after_adding() -> TestResult {
-    let ctx = Context::local(2)?;
+    let ctx = crate::retrying(2)?;
     let acc = ctx.accumulator(Sum::<u64>::new());
     let failed_once = Arc::new(Mutex::new(HashSet::new()));
     let (a, failed) = (acc.clone(), Arc::clone(&failed_once));
@@ -59,7 +59,7 @@ fn accumulator_updates_apply_once_when_the_first_attempt_fails_after_adding() ->
 
 #[test]
 fn accumulators_in_a_failing_shuffle_map_stage_apply_once() -> TestResult {
-    let ctx = Context::local(2)?;
+    let ctx = crate::retrying(2)?;
     let acc = ctx.accumulator(Sum::<i64>::new());
     let failed = Arc::new(Mutex::new(HashSet::new()));
     let (a, f) = (acc.clone(), Arc::clone(&failed));

@@ -52,7 +52,8 @@ fn backends(test: &str) -> Vec<Backend> {
 
 /// A context per backend run, with fast store retries so failures surface quickly.
 fn context() -> Result<Context, ember::Error> {
-    Context::builder().threads(3).storage_retry(3, Duration::from_secs(30)).build()
+    // Four attempts per task: the suite injects transient failures that a retry survives.
+    Context::builder().master("local[3,4]").storage_retry(3, Duration::from_secs(30)).build()
 }
 
 /// Lines of varied length, `n` of them.

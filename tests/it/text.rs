@@ -152,3 +152,21 @@ fn text_survives_shuffles_caches_and_object_files() -> TestResult {
     assert_eq!(strings, words.iter().map(|w| w.to_string()).collect::<Vec<_>>());
     Ok(())
 }
+
+#[test]
+fn pairs_and_triples_save_as_tab_separated_lines() -> TestResult {
+    let ctx = Context::local(2)?;
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("counts");
+    let out = out.to_str().expect("a UTF-8 temp path");
+    let counts = ctx
+        .parallelize(vec!["to be or not to be".to_owned()], 1)
+        .flat_map(|l| l.split(' ').map(str::to_owned).collect::<Vec<_>>());
+    let counts = counts.map(|w| (w, 1u64)).reduce_by_key_with_partitions(|a, b| a + b, 1).sort_by_key(true);
+    counts.save_as_tsv_file(out)?;
+    assert_eq!(ctx.text_file(out, 1)?.collect()?, ["be\t2", "not\t1", "or\t1", "to\t2"]);
+    let triples = ctx.parallelize(vec![(1, 'a', 2.5), (2, 'b', -1.0)], 2);
+    triples.save_as_tsv_file_with(out, SaveMode::Overwrite)?;
+    assert_eq!(ctx.text_file(out, 1)?.collect()?, ["1\ta\t2.5", "2\tb\t-1"]);
+    Ok(())
+}

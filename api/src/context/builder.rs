@@ -11,6 +11,9 @@ use ember_storage::{Storage, StorageOptions};
 use super::{Context, Inner, MASTER_ENV};
 use crate::error::{Error, Result};
 
+/// Attempts per task in local mode unless `local[N,F]` or the builder says otherwise.
+const LOCAL_ATTEMPTS: u32 = 1;
+
 /// The environment variable naming the event log's directory for [`Context::from_env`].
 pub const EVENT_LOG_ENV: &str = "EMBER_EVENT_LOG";
 
@@ -74,7 +77,8 @@ impl std::fmt::Debug for ContextBuilder {
 }
 
 impl ContextBuilder {
-    /// Where to run: `local` (one thread), `local[N]`, or `local[*]` (all cores).
+    /// Where to run: `local` (one thread), `local[N]`, or `local[*]` (all cores), with an
+    /// optional number of attempts per task after a comma (`local[4,3]`, as Spark's).
     pub fn master(mut self, master: impl Into<String>) -> Self {
         self.master = Some(master.into());
         self
@@ -92,7 +96,9 @@ impl ContextBuilder {
         self
     }
 
-    /// How many attempts a task gets before its job fails (default 4, at least 1).
+    /// How many attempts a task gets before its job fails (at least 1). Local mode's default
+    /// is 1, as Spark's `local[N]`: a task that fails, fails its job at once; `local[N,F]`
+    /// sets F, and this setting wins over both. (The cluster mode will default to 4.)
     pub fn max_task_attempts(mut self, attempts: u32) -> Self {
         self.max_task_attempts = Some(attempts);
         self
@@ -217,16 +223,19 @@ impl ContextBuilder {
     /// [`Startup`](crate::ErrorKind::Startup) when threads cannot be spawned; a storage error
     /// when the I/O runtime cannot start or the event log cannot be created.
     pub fn build(self) -> Result<Context> {
-        let threads = match (self.threads, &self.master) {
-            (Some(n), _) => n.max(1),
-            (None, Some(master)) => parse_master(master)?,
-            (None, None) => available_cores(),
+        let parsed = match &self.master {
+            Some(master) => parse_master(master)?,
+            None => Master { threads: available_cores(), attempts: None },
         };
-        let master = format!("local[{threads}]");
-        let mut config = EngineConfig::new(threads);
-        if let Some(attempts) = self.max_task_attempts {
-            config = config.with_max_task_attempts(attempts);
-        }
+        let threads = self.threads.map_or(parsed.threads, |n| n.max(1));
+        // Local mode tries a task once, as Spark's `local[N]`: a deterministic bug fails at
+        // once instead of four times. `local[N,F]` and the builder ask for more.
+        let attempts = self.max_task_attempts.or(parsed.attempts).unwrap_or(LOCAL_ATTEMPTS).max(1);
+        let master = match parsed.attempts {
+            Some(f) => format!("local[{threads},{f}]"),
+            None => format!("local[{threads}]"),
+        };
+        let mut config = EngineConfig::new(threads).with_max_task_attempts(attempts);
         if let Some(bytes) = self.memory_budget {
             config = config.with_memory_budget(bytes);
         }
@@ -276,24 +285,45 @@ impl ContextBuilder {
     }
 }
 
-/// Parses `local`, `local[N]` and `local[*]` into a thread count.
-fn parse_master(master: &str) -> Result<usize> {
+/// A parsed master string: `local` (one thread), `local[N]`, `local[*]` (all cores), each
+/// with an optional `,F` (`local[4,3]`): how many attempts a task gets, as Spark's
+/// `spark.task.maxFailures` in local mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Master {
+    threads: usize,
+    attempts: Option<u32>,
+}
+
+/// Parses `local`, `local[N]`, `local[*]` and `local[N,F]`.
+fn parse_master(master: &str) -> Result<Master> {
     let bad = |reason: &str| Error::config(MASTER_ENV, master, reason);
     let master = master.trim();
     if master == "local" {
-        return Ok(1);
+        return Ok(Master { threads: 1, attempts: None });
     }
     let inner = master
         .strip_prefix("local[")
         .and_then(|rest| rest.strip_suffix(']'))
-        .ok_or_else(|| bad("expected local, local[N] or local[*] (the cluster mode is not built yet)"))?;
-    if inner == "*" {
-        return Ok(available_cores());
-    }
-    match inner.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(bad("the thread count in local[N] must be a whole number of at least 1")),
-    }
+        .ok_or_else(|| bad("expected local, local[N], local[*] or local[N,F] (the cluster mode is not built yet)"))?;
+    let (threads, attempts) = match inner.split_once(',') {
+        Some((threads, attempts)) => (threads.trim(), Some(attempts.trim())),
+        None => (inner.trim(), None),
+    };
+    let threads = match threads {
+        "*" => available_cores(),
+        n => match n.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(bad("the thread count in local[N] must be a whole number of at least 1")),
+        },
+    };
+    let attempts = match attempts {
+        None => None,
+        Some(f) => match f.parse::<u32>() {
+            Ok(f) if f >= 1 => Some(f),
+            _ => return Err(bad("the attempts per task in local[N,F] must be a whole number of at least 1")),
+        },
+    };
+    Ok(Master { threads, attempts })
 }
 
 fn available_cores() -> usize {
@@ -306,10 +336,13 @@ mod tests {
 
     #[test]
     fn parses_masters() {
-        assert_eq!(parse_master("local").unwrap(), 1);
-        assert_eq!(parse_master("local[3]").unwrap(), 3);
-        assert_eq!(parse_master("local[*]").unwrap(), available_cores());
-        for bad in ["local[0]", "local[x]", "yarn", "local[2", "spark://h:7077"] {
+        let m = |threads, attempts| Master { threads, attempts };
+        assert_eq!(parse_master("local").unwrap(), m(1, None));
+        assert_eq!(parse_master("local[3]").unwrap(), m(3, None));
+        assert_eq!(parse_master("local[*]").unwrap(), m(available_cores(), None));
+        assert_eq!(parse_master("local[2,4]").unwrap(), m(2, Some(4)));
+        assert_eq!(parse_master("local[*, 3]").unwrap(), m(available_cores(), Some(3)));
+        for bad in ["local[0]", "local[x]", "yarn", "local[2", "spark://h:7077", "local[2,0]", "local[2,x]"] {
             let err = parse_master(bad).unwrap_err().to_string();
             assert!(err.contains("EMBER_MASTER") && err.contains(bad), "{err}");
         }

@@ -100,17 +100,21 @@ impl Context {
 
     /// A context configured from the environment, as a program's `main` wants it:
     ///
-    /// * `EMBER_MASTER`: `local`, `local[N]`, `local[*]`; unset, all cores;
+    /// * `EMBER_MASTER`: `local`, `local[N]`, `local[*]`, `local[N,F]` (F attempts per task;
+    ///   local mode's default is 1); unset, all cores;
     /// * `EMBER_EVENT_LOG`: a directory (path or storage URL) to write the event log under;
     /// * `EMBER_PROGRESS`: `0`/`off` hides the console progress bar, `1`/`on` shows it (it is
     ///   drawn only when stderr is a terminal);
     /// * Ctrl-C cancels the running jobs, removes their unfinished output and exits with
-    ///   status 130 ([`ContextBuilder::cancel_on_interrupt`]).
+    ///   status 130 ([`ContextBuilder::cancel_on_interrupt`]);
+    /// * `RUST_LOG` (`info`, `ember_engine=debug`): logs to stderr through a `tracing`
+    ///   subscriber installed here, unless the program installed one of its own first.
     ///
     /// # Errors
     /// An error of kind [`Config`](crate::ErrorKind::Config) naming the variable and its value
     /// when it cannot be parsed; as [`ContextBuilder::build`] otherwise.
     pub fn from_env() -> Result<Context> {
+        crate::logging::install_from_env();
         Context::builder().from_env()?.cancel_on_interrupt().build()
     }
 

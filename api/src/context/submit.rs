@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ember_engine::ids::PartitionId;
+use ember_engine::task::Operation;
 use ember_engine::{ResultFn, TaskContext, TaskFailure};
 use ember_storage::codec;
 
@@ -81,7 +82,11 @@ impl Context {
         G: FnOnce(Result<Vec<R>>) -> Result<O> + Send + 'static,
     {
         let node = Arc::clone(rdd.node());
+        let op = Operation::new(action.name, action.at);
         let result_fn: Arc<ResultFn> = Arc::new(move |p: PartitionId, tc: &TaskContext| {
+            // The action's own closure (`foreach`'s, `fold`'s) runs under the action's name;
+            // the operations below it mark themselves as their layers run.
+            let _op = op.enter();
             let iter = crate::rdd::iterator(node.as_ref(), p, tc)?;
             let value = func(p.index(), iter, tc)?;
             let bytes = codec::encode(&value).map_err(|e| {

@@ -4,15 +4,17 @@
 //! `coalesce`, `zip`, `zip_partitions` and `cartesian` each build their own node from
 //! `rdd/`.
 
+use std::convert::Infallible;
 use std::panic::Location;
 use std::sync::Arc;
 
 use ember_engine::TaskContext;
+use ember_engine::task::Operation;
 
 use crate::data::Data;
 use crate::rdd::cartesian::CartesianNode;
 use crate::rdd::coalesced::{CoalescedNode, coalesce_groups};
-use crate::rdd::stream::{FilterStream, FlatMapStream, MapStream};
+use crate::rdd::stream::{FilterStream, FlatMapStream, MapStream, TryMapStream};
 use crate::rdd::union::UnionNode;
 use crate::rdd::zipped::{ZipExact, ZippedNode};
 use crate::rdd::{PartitionIter, Rdd};
@@ -32,10 +34,44 @@ impl<T: Data> Rdd<T> {
     where
         F: Fn(T) -> U + Send + Sync + 'static,
     {
+        let (op, call_site) = ("map", Location::caller());
         let f = Arc::new(f);
-        self.narrow("map", Location::caller(), false, move |_, iter, _| {
+        self.narrow_layer(op, call_site, false, move |_, iter, _| {
             let f = Arc::clone(&f);
-            Box::new(MapStream::new(iter, move |x| f(x)))
+            Box::new(MapStream::new(iter, Operation::new(op, call_site), move |x| f(x)))
+        })
+    }
+
+    /// Applies a fallible `f` to every element: an `Err` fails the task with that error as
+    /// its cause, and the job's error names this call site, the partition and the element's
+    /// index ([`Error::call_site`](crate::Error::call_site),
+    /// [`Error::element`](crate::Error::element)). Narrow: no shuffle. Local mode tries a
+    /// task once, so a bad record fails the job at once.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::error::Error as _;
+    /// use ember::prelude::*;
+    ///
+    /// let ctx = Context::local(2)?;
+    /// let lines = ctx.parallelize(vec!["1".to_string(), "2".to_string(), "x".to_string()], 1);
+    /// let err = lines.try_map(|s| s.parse::<u32>()).collect().unwrap_err();
+    /// assert_eq!(err.element(), Some(2));
+    /// assert!(err.to_string().contains("invalid digit"), "{err}");
+    /// assert!(err.source().is_some(), "the parse error is the cause");
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn try_map<U: Data, E, F>(&self, f: F) -> Rdd<U>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
+    {
+        let (op, call_site) = ("try_map", Location::caller());
+        let f = Arc::new(f);
+        self.narrow_layer(op, call_site, false, move |_, iter, _| {
+            let f = Arc::clone(&f);
+            Box::new(TryMapStream::new(iter, Operation::new(op, call_site), move |x| f(x)))
         })
     }
 
@@ -58,10 +94,42 @@ impl<T: Data> Rdd<T> {
         I: IntoIterator<Item = U> + 'static,
         F: Fn(T) -> I + Send + Sync + 'static,
     {
+        let (op, call_site) = ("flat_map", Location::caller());
         let f = Arc::new(f);
-        self.narrow("flat_map", Location::caller(), false, move |_, iter, _| {
+        self.narrow_layer(op, call_site, false, move |_, iter, _| {
             let f = Arc::clone(&f);
-            Box::new(FlatMapStream::new(iter, move |x| f(x)))
+            Box::new(FlatMapStream::new(iter, Operation::new(op, call_site), move |x| Ok::<_, Infallible>(f(x))))
+        })
+    }
+
+    /// Applies a fallible `f` to every element and flattens what its `Ok` holds: an `Err`
+    /// fails the task with that error as its cause, naming this call site, the partition and
+    /// the element's index. Narrow: no shuffle.
+    ///
+    /// # Examples
+    /// ```
+    /// use ember::prelude::*;
+    ///
+    /// let ctx = Context::local(2)?;
+    /// let rows = ctx.parallelize(vec!["1,2".to_string(), "3,x".to_string()], 1);
+    /// let numbers = rows.try_flat_map(|row| row.split(',').map(str::parse::<u32>).collect::<Result<Vec<_>, _>>());
+    /// let err = numbers.collect().unwrap_err();
+    /// assert!(err.call_site().is_some_and(|at| at.starts_with("try_flat_map at ")), "{err}");
+    /// assert_eq!(err.element(), Some(1));
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn try_flat_map<U: Data, I, E, F>(&self, f: F) -> Rdd<U>
+    where
+        I: IntoIterator<Item = U> + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+        F: Fn(T) -> Result<I, E> + Send + Sync + 'static,
+    {
+        let (op, call_site) = ("try_flat_map", Location::caller());
+        let f = Arc::new(f);
+        self.narrow_layer(op, call_site, false, move |_, iter, _| {
+            let f = Arc::clone(&f);
+            Box::new(FlatMapStream::new(iter, Operation::new(op, call_site), move |x| f(x)))
         })
     }
 
@@ -79,10 +147,39 @@ impl<T: Data> Rdd<T> {
     where
         F: Fn(&T) -> bool + Send + Sync + 'static,
     {
+        let (op, call_site) = ("filter", Location::caller());
         let predicate = Arc::new(predicate);
-        self.narrow("filter", Location::caller(), true, move |_, iter, _| {
+        self.narrow_layer(op, call_site, true, move |_, iter, _| {
             let predicate = Arc::clone(&predicate);
-            Box::new(FilterStream::new(iter, move |x: &T| predicate(x)))
+            Box::new(FilterStream::new(iter, Operation::new(op, call_site), move |x: &T| predicate(x)))
+        })
+    }
+
+    /// Keeps the elements for which a fallible `predicate` answers `Ok(true)`: an `Err`
+    /// fails the task with that error as its cause, naming this call site, the partition
+    /// and the element's index. Narrow; keeps the partitioner.
+    ///
+    /// # Examples
+    /// ```
+    /// use ember::prelude::*;
+    ///
+    /// let ctx = Context::local(2)?;
+    /// let rows = ctx.parallelize(vec!["7".to_string(), "12".to_string()], 1);
+    /// let big = rows.try_filter(|s| s.parse::<u32>().map(|n| n > 9));
+    /// assert_eq!(big.collect()?, vec!["12".to_string()]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn try_filter<E, F>(&self, predicate: F) -> Rdd<T>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        F: Fn(&T) -> Result<bool, E> + Send + Sync + 'static,
+    {
+        let (op, call_site) = ("try_filter", Location::caller());
+        let predicate = Arc::new(predicate);
+        self.narrow_layer(op, call_site, true, move |_, iter, _| {
+            let predicate = Arc::clone(&predicate);
+            Box::new(FilterStream::new(iter, Operation::new(op, call_site), move |x: &T| predicate(x)))
         })
     }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicUsize;
 
 use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta, PartitionerDesc, ShuffleDependency};
+use ember_engine::task::Operation;
 use ember_engine::{TaskContext, TaskFailure};
 
 use super::shuffled::{read_shuffle, records_of, shuffle_of};
@@ -30,11 +31,11 @@ pub(crate) enum Side<K, X> {
 impl<K: Data + Hash + Eq, X: Data> Side<K, X> {
     /// How `rdd` feeds a co-group partitioned by `partitioner`: directly when it is already
     /// partitioned that way, through a shuffle otherwise.
-    pub(crate) fn of(rdd: &Rdd<(K, X)>, partitioner: &Arc<dyn Partitioner<K>>) -> Self {
+    pub(crate) fn of(rdd: &Rdd<(K, X)>, op: Operation, partitioner: &Arc<dyn Partitioner<K>>) -> Self {
         if rdd.node().partitioner() == Some(&partitioner.describe()) {
             return Side::Narrow(Arc::clone(rdd.node()));
         }
-        Side::Shuffled(shuffle_of(rdd, Arc::clone(partitioner), records_of(rdd)))
+        Side::Shuffled(shuffle_of(rdd, op, Arc::clone(partitioner), records_of(rdd)))
     }
 }
 

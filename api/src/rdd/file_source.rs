@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta};
+use ember_engine::task::{Operation, site};
 use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::{FileSplit, Storage, StorageError};
 
@@ -71,8 +72,12 @@ impl<T: Send + Sync + 'static> LineageNode for FileSourceNode<T> {
 
 impl<T: Send + Sync + 'static> Compute<T> for FileSourceNode<T> {
     fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<T>, TaskFailure> {
-        let records = (self.read)(&self.storage, &self.splits[partition.index()], ctx).map_err(TaskFailure::error)?;
-        Ok(Box::new(Counted { records, ctx: ctx.clone(), unchecked: 0 }))
+        let op = self.meta.operation();
+        let records = (self.read)(&self.storage, &self.splits[partition.index()], ctx).map_err(|err| {
+            site::failed_at(op, None);
+            TaskFailure::error(err)
+        })?;
+        Ok(Box::new(Counted { records, ctx: ctx.clone(), unchecked: 0, op }))
     }
 }
 
@@ -85,6 +90,8 @@ struct Counted<T> {
     records: PartitionIter<T>,
     ctx: TaskContext,
     unchecked: u32,
+    /// The source's operation (`text_file at ...`), named by a read failure.
+    op: Operation,
 }
 
 impl<T> PartitionStream<T> for Counted<T> {
@@ -111,6 +118,9 @@ impl<T> PartitionStream<T> for Counted<T> {
         let before = out.len();
         let filled = fill(&mut self.records, out, max);
         self.ctx.add_records_read((out.len() - before) as u64);
+        if filled.is_err() {
+            site::failed_at(self.op, None);
+        }
         filled
     }
 }

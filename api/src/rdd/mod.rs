@@ -29,11 +29,13 @@ use std::sync::Arc;
 use ember_engine::StorageLevel;
 use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{LineageNode, render_lineage_marked};
+use ember_engine::task::Operation;
 use ember_engine::{TaskContext, TaskFailure};
 
 use crate::context::Context;
 use crate::data::Data;
 use map_partitions::MapPartitionsNode;
+use stream::Tracked;
 
 pub use stream::PartitionStream;
 
@@ -263,6 +265,29 @@ impl<T: Data> Rdd<T> {
     /// The general narrow transformation: `f` turns partition `i`'s iterator into the new
     /// partition's iterator. Every narrow operator is a few lines over this.
     pub(crate) fn narrow<U, F>(
+        &self,
+        op_name: &'static str,
+        call_site: &'static Location<'static>,
+        keeps_partitioner: bool,
+        f: F,
+    ) -> Rdd<U>
+    where
+        U: Data,
+        F: Fn(usize, PartitionIter<T>, &TaskContext) -> PartitionIter<U> + Send + Sync + 'static,
+    {
+        let op = Operation::new(op_name, call_site);
+        self.narrow_layer(op_name, call_site, keeps_partitioner, move |p, iter, ctx| {
+            // `f` may run the user's closure now (a `map_partitions` closure that reads its
+            // whole input at once) or as its stream is pulled: the operation is current in both.
+            let _op = op.enter();
+            Box::new(Tracked::new(f(p, iter, ctx), op))
+        })
+    }
+
+    /// As [`Rdd::narrow`], for a function whose stream marks its operation current itself
+    /// and counts its elements (`map`, `filter`, `flat_map` and their `try_` forms, in
+    /// `stream.rs`), so a failure names the element too.
+    pub(crate) fn narrow_layer<U, F>(
         &self,
         op_name: &'static str,
         call_site: &'static Location<'static>,

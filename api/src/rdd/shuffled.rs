@@ -10,7 +10,9 @@ use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::codec::{self, Records, StreamRecords};
 use ember_storage::{CodecError, StorageError};
 
-use super::stream::for_each_record;
+use ember_engine::task::Operation;
+
+use super::stream::{Tracked, for_each_record};
 use super::{Compute, PartitionIter, PartitionStream, Rdd, iterator};
 use crate::data::Data;
 use crate::partitioner::Partitioner;
@@ -25,16 +27,14 @@ pub(crate) type MapSource<K, W> =
 struct ShuffleWriter<K, W> {
     source: Box<MapSource<K, W>>,
     partitioner: Arc<dyn Partitioner<K>>,
-}
-
-impl<K, W> ShuffleWriter<K, W> {
-    fn new(source: Box<MapSource<K, W>>, partitioner: Arc<dyn Partitioner<K>>) -> Self {
-        ShuffleWriter { source, partitioner }
-    }
+    /// The operation that shuffles (`reduce_by_key at ...`): current while the map-side
+    /// combine and the partitioner run the user's code.
+    op: Operation,
 }
 
 impl<K: Data, W: Data> MapOutputWriter for ShuffleWriter<K, W> {
     fn write(&self, map: PartitionId, ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
+        let _op = self.op.enter();
         let mut output = MapOutputBuffer::new(ctx, self.partitioner.num_partitions());
         let records = for_each_record((self.source)(map, ctx)?, |record| {
             let bucket = output.bucket(self.partitioner.partition(&record.0));
@@ -47,15 +47,17 @@ impl<K: Data, W: Data> MapOutputWriter for ShuffleWriter<K, W> {
 }
 
 /// The one place a shuffle dependency is built: a shuffle of `parent` whose map task `p`
-/// writes the records `source` produces for it, placed by `partitioner`. `source` is
+/// writes the records `source` produces for it, placed by `partitioner`, with `op` (the
+/// shuffling operation) current while it runs. `source` is
 /// [`records_of`]`(parent)` for a plain shuffle, or wraps it (a map-side combine).
 pub(crate) fn shuffle_of<T: Data, K: Data, W: Data>(
     parent: &Rdd<T>,
+    op: Operation,
     partitioner: Arc<dyn Partitioner<K>>,
     source: Box<MapSource<K, W>>,
 ) -> Arc<ShuffleDependency> {
     let desc = partitioner.describe();
-    let writer = Arc::new(ShuffleWriter::new(source, partitioner));
+    let writer = Arc::new(ShuffleWriter { source, partitioner, op });
     parent.context().engine().new_shuffle(parent.lineage_node(), desc, writer)
 }
 
@@ -189,9 +191,13 @@ impl<K: Data, W: Data, O> LineageNode for ShuffledNode<K, W, O> {
     }
 }
 
-impl<K: Data, W: Data, O> Compute<O> for ShuffledNode<K, W, O> {
+impl<K: Data, W: Data, O: 'static> Compute<O> for ShuffledNode<K, W, O> {
     fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<O>, TaskFailure> {
         let records = read_shuffle::<(K, W)>(self.shuffle(), partition, ctx)?;
-        (self.reduce)(records, ctx)
+        let op = self.meta.operation();
+        let _op = op.enter();
+        // The reduce function may run the user's code now (an aggregation) or as its output
+        // is pulled (a group's values): the operation is current in both.
+        Ok(Box::new(Tracked::new((self.reduce)(records, ctx)?, op)))
     }
 }

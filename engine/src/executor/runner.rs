@@ -11,7 +11,7 @@ use super::{ExecutorEnv, Work};
 use crate::error::TaskFailure;
 use crate::fault::AttemptInfo;
 use crate::ids::{AccumulatorId, WorkId};
-use crate::task::{CancelToken, TaskContext, TaskDescriptor, TaskMetrics};
+use crate::task::{CancelToken, TaskContext, TaskDescriptor, TaskMetrics, site};
 
 /// What a successful attempt produced, before the backend adds where it ran.
 #[derive(Debug)]
@@ -38,7 +38,8 @@ pub struct TaskOutcome {
 
 /// Runs one attempt of `task` (whose work is `work`) on the current thread.
 ///
-/// A panic in user code is caught and becomes [`TaskFailure::Panic`]; a failure kept on the
+/// A panic in user code is caught and becomes [`TaskFailure::Panic`], with its location and
+/// the operation whose code raised it ([`site`]); a failure kept on the
 /// task context while records were pulled one at a time ([`TaskContext::fail`]) fails the
 /// attempt even when the computation returned a value from the cut-short stream; an attempt
 /// whose token was cancelled ends as [`TaskFailure::Cancelled`] whatever else went wrong.
@@ -54,6 +55,7 @@ pub fn run_attempt(task: TaskDescriptor, work: &Work, env: &ExecutorEnv, cancel:
         attempt: task.attempt,
     };
     let injected = env.faults.should_fail(&info);
+    let scope = site::running_task();
     let run = catch_unwind(AssertUnwindSafe(|| -> Result<(TaskOutput, Vec<(AccumulatorId, Bytes)>), TaskFailure> {
         if injected {
             return Err(TaskFailure::error(format!(
@@ -89,9 +91,16 @@ pub fn run_attempt(task: TaskDescriptor, work: &Work, env: &ExecutorEnv, cancel:
         Ok(Ok(done)) => Ok(done),
         // A failure kept while records were pulled is the root cause of whatever error the
         // cut-short computation then ran into.
-        Ok(Err(failure)) => Err(ctx.take_failure().unwrap_or(failure)),
-        Err(payload) => Err(TaskFailure::from_panic(payload)),
+        Ok(Err(failure)) => Err(ctx.take_failure().unwrap_or(failure).at(site::take_failure_site())),
+        Err(payload) => {
+            let failure = match site::take_panic() {
+                Some(caught) => TaskFailure::panic(caught.message, caught.location),
+                None => TaskFailure::from_panic(payload),
+            };
+            Err(failure.at(site::take_failure_site()))
+        }
     };
+    drop(scope);
     drop(current);
     let result = match result {
         Err(_) if cancel.is_cancelled() => Err(TaskFailure::Cancelled),

@@ -49,6 +49,12 @@ impl NodeMeta {
     pub fn describe(&self) -> String {
         format!("{} at {}:{}", self.op_name, self.call_site.file(), self.call_site.line())
     }
+
+    /// The node's operation, as a running task marks it current while its user code runs
+    /// ([`crate::task::site`]).
+    pub fn operation(&self) -> crate::task::Operation {
+        crate::task::Operation::new(self.op_name, self.call_site)
+    }
 }
 
 /// An RDD as the planner sees it. See the module docs for the five properties.

@@ -152,7 +152,7 @@ impl Harness {
     }
 
     fn panicked(&mut self, stage: u32, partition: u32, attempt: u32, message: &str) -> Vec<TaskDescriptor> {
-        self.report(self.task(stage, partition, attempt), Err(TaskFailure::Panic { message: message.to_owned() }))
+        self.report(self.task(stage, partition, attempt), Err(TaskFailure::panic(message, None)))
     }
 
     fn cancelled(&mut self, task: TaskDescriptor) -> Vec<TaskDescriptor> {

@@ -4,10 +4,12 @@
 mod cancel;
 mod context;
 mod metrics;
+pub mod site;
 
 pub use cancel::CancelToken;
 pub use context::{AccumulatorEncoder, TaskContext};
 pub use metrics::TaskMetrics;
+pub use site::{FailureSite, Operation};
 
 use serde::{Deserialize, Serialize};
 

@@ -7,6 +7,7 @@
 // with it (`count_by_key` in `pair/aggregate.rs`, the numeric ones in `numeric.rs`,
 // `take_sample` in `sampling.rs`).
 
+mod lines;
 mod save;
 
 use std::cmp::Ordering;
@@ -22,6 +23,7 @@ use crate::job::JobHandle;
 use crate::rdd::Rdd;
 use crate::rdd::stream::{collect_records, for_each_record};
 
+pub use lines::{TextLine, TsvRecord};
 pub use save::SaveMode;
 
 /// Keeps the `n` smallest items by `compare` from a stream, in ascending order, using

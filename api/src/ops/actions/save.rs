@@ -2,7 +2,6 @@
 //! `save_as_parquet` (each with a [`SaveMode`]), all over one committed write of parts
 //! (`save_parts`).
 
-use std::fmt::Display;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use ember_engine::TaskFailure;
 use ember_storage::PartCommit;
 use ember_storage::object_file::ObjectFileWriter;
 
+use super::lines::{Line, TextLine, TsvRecord};
 use crate::context::Action;
 use crate::data::Data;
 use crate::error::Result;
@@ -18,7 +18,8 @@ use crate::rdd::stream::for_each_record;
 use crate::rdd::{PartitionIter, Rdd};
 
 impl<T: Data> Rdd<T> {
-    /// Writes every element's `Display` form as one line, one `part-NNNNN` file per partition,
+    /// Writes every element's `Display` form as one line (pairs and other tuples: see
+    /// [`Rdd::save_as_tsv_file`]), one `part-NNNNN` file per partition,
     /// under the directory `path`, then an empty `_SUCCESS` file. Task attempts write under
     /// `path/_temporary/`; the job moves finished parts into place only when every task has
     /// succeeded, so a failed job leaves no `part-*` and no `_SUCCESS` visible, and a retried
@@ -42,7 +43,7 @@ impl<T: Data> Rdd<T> {
     #[track_caller]
     pub fn save_as_text_file(&self, path: &str) -> Result<()>
     where
-        T: Display,
+        T: TextLine,
     {
         self.save_as_text_file_async(path).wait()
     }
@@ -53,7 +54,7 @@ impl<T: Data> Rdd<T> {
     #[track_caller]
     pub fn save_as_text_file_async(&self, path: &str) -> JobHandle<()>
     where
-        T: Display,
+        T: TextLine,
     {
         self.save_as_text_file_with_async(path, SaveMode::ErrorIfExists)
     }
@@ -77,7 +78,7 @@ impl<T: Data> Rdd<T> {
     #[track_caller]
     pub fn save_as_text_file_with(&self, path: &str, mode: SaveMode) -> Result<()>
     where
-        T: Display,
+        T: TextLine,
     {
         self.save_as_text_file_with_async(path, mode).wait()
     }
@@ -86,10 +87,68 @@ impl<T: Data> Rdd<T> {
     #[track_caller]
     pub fn save_as_text_file_with_async(&self, path: &str, mode: SaveMode) -> JobHandle<()>
     where
-        T: Display,
+        T: TextLine,
     {
         self.save_parts(path, mode, Action::here("save_as_text_file"), |iter, buf| {
-            for_each_record(iter, |x| writeln!(buf, "{x}").map_err(TaskFailure::error))
+            for_each_record(iter, |x| writeln!(buf, "{}", Line(&x, T::fmt_line)).map_err(TaskFailure::error))
+        })
+    }
+
+    /// Writes every element, a tuple of two to four `Display` values, as one line of
+    /// tab-separated fields (`(word, 3)` becomes `word<TAB>3`), with the same files and
+    /// commit protocol as [`Rdd::save_as_text_file`]. `text_file` reads them back as lines.
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    ///
+    /// # Examples
+    /// ```
+    /// use ember::prelude::*;
+    ///
+    /// let ctx = Context::local(2)?;
+    /// let counts = ctx.parallelize(vec![("to".to_string(), 2u64), ("be".to_string(), 2)], 1);
+    /// counts.save_as_tsv_file("memory://t/counts")?;
+    /// assert_eq!(ctx.text_file("memory://t/counts", 1)?.collect()?, ["to\t2", "be\t2"]);
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn save_as_tsv_file(&self, path: &str) -> Result<()>
+    where
+        T: TsvRecord,
+    {
+        self.save_as_tsv_file_with_async(path, SaveMode::ErrorIfExists).wait()
+    }
+
+    /// [`Rdd::save_as_tsv_file`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_tsv_file_async(&self, path: &str) -> JobHandle<()>
+    where
+        T: TsvRecord,
+    {
+        self.save_as_tsv_file_with_async(path, SaveMode::ErrorIfExists)
+    }
+
+    /// [`Rdd::save_as_tsv_file`], replacing whatever is at `path` when `mode` is
+    /// [`SaveMode::Overwrite`].
+    ///
+    /// # Errors
+    /// As [`Rdd::save_as_text_file`].
+    #[track_caller]
+    pub fn save_as_tsv_file_with(&self, path: &str, mode: SaveMode) -> Result<()>
+    where
+        T: TsvRecord,
+    {
+        self.save_as_tsv_file_with_async(path, mode).wait()
+    }
+
+    /// [`Rdd::save_as_tsv_file_with`], submitted: returns the job's [`JobHandle`] at once.
+    #[track_caller]
+    pub fn save_as_tsv_file_with_async(&self, path: &str, mode: SaveMode) -> JobHandle<()>
+    where
+        T: TsvRecord,
+    {
+        self.save_parts(path, mode, Action::here("save_as_tsv_file"), |iter, buf| {
+            for_each_record(iter, |x| writeln!(buf, "{}", Line(&x, T::fmt_fields)).map_err(TaskFailure::error))
         })
     }
 

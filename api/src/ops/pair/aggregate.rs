@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use ember_engine::TaskContext;
+use ember_engine::task::Operation;
 
 use crate::aggregator::{Aggregator, CreateFn, MergeFn};
 use crate::context::Action;
@@ -111,13 +112,13 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
                 let records = iterator(parent.as_ref(), p, tc)?;
                 Ok(combine_partial(records, Arc::clone(&create), Arc::clone(&merge_value), &map_hint, tc))
             });
-            let shuffle = shuffle_of(self, partitioner, source);
+            let shuffle = shuffle_of(self, Operation::new(op_name, call_site), partitioner, source);
             let reduce = Box::new(move |records: PartitionIter<(K, C)>, tc: &TaskContext| {
                 combine_external(records, &|c| c, merge_combiners.as_ref(), &merge_combiners, &reduce_hint, tc)
             });
             Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), ctx)
         } else {
-            let shuffle = shuffle_of(self, partitioner, records_of(self));
+            let shuffle = shuffle_of(self, Operation::new(op_name, call_site), partitioner, records_of(self));
             let reduce = Box::new(move |records: PartitionIter<(K, V)>, tc: &TaskContext| {
                 combine_external(records, create.as_ref(), merge_value.as_ref(), &merge_combiners, &reduce_hint, tc)
             });

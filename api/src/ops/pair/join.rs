@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ember_engine::PartitionerKind;
 use ember_engine::lineage::LineageNode;
+use ember_engine::task::Operation;
 
 use crate::context::Action;
 use crate::data::Data;
@@ -129,8 +130,9 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
         call_site: &'static Location<'static>,
     ) -> Rdd<CoGrouped<K, V, W>> {
         let desc = partitioner.describe();
-        let left = Side::of(self, &partitioner);
-        let right = Side::of(other, &partitioner);
+        let op = Operation::new(op_name, call_site);
+        let left = Side::of(self, op, &partitioner);
+        let right = Side::of(other, op, &partitioner);
         let meta = self.context().new_meta(op_name, call_site);
         Rdd::from_node(Arc::new(CoGroupedNode::new(meta, left, right, desc)), self.context().clone())
     }

@@ -16,6 +16,8 @@ use std::hash::Hash;
 use std::panic::Location;
 use std::sync::Arc;
 
+use ember_engine::task::Operation;
+
 use crate::data::Data;
 use crate::partitioner::Partitioner;
 use crate::rdd::Rdd;
@@ -79,7 +81,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         partitioner: Arc<dyn Partitioner<K>>,
         reduce: Box<ReduceFn<K, V, O>>,
     ) -> Rdd<O> {
-        let shuffle = shuffle_of(self, partitioner, records_of(self));
+        let shuffle = shuffle_of(self, Operation::new(op_name, call_site), partitioner, records_of(self));
         let meta = self.context().new_meta(op_name, call_site);
         Rdd::from_node(Arc::new(ShuffledNode::new(meta, shuffle, reduce)), self.context().clone())
     }
