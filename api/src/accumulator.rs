@@ -24,7 +24,7 @@ use crate::data::Data;
 /// # Examples
 /// A user-defined accumulator keeping the longest string seen:
 /// ```
-/// # use ember::prelude::*;
+/// use ember::prelude::*;
 /// use ember::accumulator::AccumulatorParam;
 /// struct Longest;
 /// impl AccumulatorParam for Longest {
@@ -173,7 +173,7 @@ impl<T: Data + Eq + Hash> AccumulatorParam for SetAcc<T> {
 ///
 /// # Examples
 /// ```
-/// # use ember::prelude::*;
+/// use ember::prelude::*;
 /// use ember::accumulator::Sum;
 /// let ctx = Context::local(2)?;
 /// let bad = ctx.accumulator(Sum::<u64>::new());

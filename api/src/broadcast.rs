@@ -17,7 +17,7 @@ use crate::error::Result;
 ///
 /// # Examples
 /// ```
-/// # use ember::prelude::*;
+/// use ember::prelude::*;
 /// use std::collections::HashMap;
 /// let ctx = Context::local(2)?;
 /// let names = ctx.broadcast(HashMap::from([(1, "one".to_string()), (2, "two".to_string())]))?;

@@ -193,7 +193,8 @@ fn storage_kind(err: &StorageError) -> ErrorKind {
         StorageError::InvalidUrl { .. } | StorageError::UnsupportedScheme { .. } => ErrorKind::InvalidUrl,
         StorageError::InvalidOption { .. }
         | StorageError::StoreConfig { .. }
-        | StorageError::MissingCredentials { .. } => ErrorKind::Config,
+        | StorageError::MissingCredentials { .. }
+        | StorageError::FeatureDisabled { .. } => ErrorKind::Config,
         StorageError::Format { .. } => ErrorKind::Format,
         StorageError::Codec { .. } => ErrorKind::Codec,
         _ => ErrorKind::Storage,

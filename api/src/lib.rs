@@ -19,6 +19,24 @@
 //! }
 //! ```
 //!
+//! ## Cargo features
+//!
+//! With default features Ember reads and writes local files and `memory://`, and has the
+//! whole RDD API. Each feature adds what it names, and its dependencies:
+//!
+//! | feature | adds |
+//! | --- | --- |
+//! | `s3` | `s3://` (and `s3a://`): AWS S3 and S3-compatible servers |
+//! | `gcs` | `gs://`: Google Cloud Storage |
+//! | `azure` | `az://`: Azure Blob Storage |
+//! | `http` | `http://`, `https://`: HTTP and WebDAV servers |
+//! | `parquet` | `Context::read_parquet` and `Rdd::save_as_parquet` (Arrow, snappy) |
+//! | `full` | all of the above |
+//!
+//! The object stores share an HTTP and TLS stack (reqwest over rustls and ring, no C
+//! build). A URL of a store kind the build lacks is refused with an error naming the
+//! feature.
+//!
 //! ## Concepts
 //!
 //! * A [`Context`] owns the worker threads (`Context::local(n)`, or `Context::from_env()`
@@ -41,9 +59,11 @@
 //!   [`cancel`](JobHandle::cancel) and a [`progress`](JobHandle::progress) report. Many jobs
 //!   run at once on one context, from one thread or many; [`as_completed`] yields their
 //!   results as they finish; job groups cancel together ([`Context::set_job_group`]).
-//! * A panicking task is retried (4 attempts by default); a job that still fails returns an
-//!   [`Error`] whose [`kind`](Error::kind) says what failed and whose message names the
-//!   stage, partition, attempt and panic message, and the context stays usable.
+//! * A task that panics (or whose `try_map`, `try_flat_map`, `try_filter` closure returns
+//!   an `Err`) fails its job at once in local mode (`local[N,F]` gives F attempts); the
+//!   job's [`Error`] says what failed ([`kind`](Error::kind)) and names the operation whose
+//!   closure failed by its call site, the partition, the attempt, the element and the panic
+//!   message and location; the context stays usable.
 //! * What happens is told as [`Event`]s to [`Listener`]s: a console progress bar on a
 //!   terminal, an event log ([`ContextBuilder::event_log`]), `tracing`, and your own
 //!   ([`Context::add_listener`]).
@@ -62,6 +82,7 @@ mod interrupt;
 mod job;
 mod logging;
 mod ops;
+#[cfg(feature = "parquet")]
 mod parquet_io;
 pub mod partitioner;
 pub mod prelude;

@@ -57,6 +57,15 @@ pub enum StorageError {
         source: object_store::Error,
     },
 
+    /// `url` names a store kind this build of Ember was compiled without.
+    #[error("{url} needs the `{feature}` feature of ember (ember-storage), which this build was compiled without")]
+    FeatureDisabled {
+        /// The URL as given.
+        url: String,
+        /// The cargo feature that adds the store kind.
+        feature: &'static str,
+    },
+
     /// No credentials are configured for the remote store of `url`: answered before any
     /// request, instead of the cloud SDK's metadata-service lookup failing after seconds.
     #[error("no credentials for {url}: {hint}")]
@@ -166,6 +175,7 @@ impl StorageError {
             | Self::MissingPart { url, .. }
             | Self::StoreConfig { url, .. }
             | Self::MissingCredentials { url, .. }
+            | Self::FeatureDisabled { url, .. }
             | Self::PermissionDenied { url, .. }
             | Self::Format { url, .. }
             | Self::CalledFromAsync { url } => Some(url),

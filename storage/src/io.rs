@@ -89,9 +89,7 @@ impl Storage {
     /// [`StorageError::Runtime`] if the runtime's threads cannot be started.
     pub fn with_options(options: StorageOptions) -> Result<Storage> {
         options.validate()?;
-        // reqwest is built without a bundled crypto provider (no C build);
-        // ring is ours. Failing means another provider is already installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::stores::install_tls_provider();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("ember-io")
@@ -295,7 +293,8 @@ impl Storage {
         if let Some(store) = stores.get(&location.key) {
             return Ok(Arc::clone(store));
         }
-        let store: Arc<dyn ObjectStore> = self.inner.options.build_store(location, &location.url())?.into();
+        let store: Arc<dyn ObjectStore> =
+            crate::stores::build_store(&self.inner.options, location, &location.url())?.into();
         stores.insert(location.key.clone(), Arc::clone(&store));
         Ok(store)
     }

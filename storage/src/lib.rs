@@ -75,6 +75,7 @@ pub mod listing;
 pub mod object_file;
 pub mod options;
 pub mod split;
+mod stores;
 pub mod testing;
 mod url;
 

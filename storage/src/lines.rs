@@ -16,7 +16,7 @@
 //! The last owned line may run past `e`: the reader keeps reading ranges
 //! past `e` (64 KiB, doubling) until its `\n` or the end of the file.
 //!
-//! The split is read a piece at a time as its lines are pulled: [`LOCAL_CHUNK`] bytes per
+//! The split is read a piece at a time as its lines are pulled: `LOCAL_CHUNK` bytes per
 //! read for local files (so a task holds a chunk, not its whole split, and reads it into
 //! memory the processor's cache still holds when the lines are scanned), the whole split in
 //! one ranged read for object stores (one request, not many). A line cut by the end of a

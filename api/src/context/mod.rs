@@ -149,7 +149,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(1)?;
     /// ctx.storage().put("memory://s/x.txt", "hi\n".into())?;
     /// assert_eq!(ctx.storage().list_inputs("memory://s")?[0].size, 3);

@@ -32,7 +32,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.parallelize(vec!['a', 'b', 'c'], 2);
     /// assert_eq!(rdd.glom().collect()?, vec![vec!['a'], vec!['b', 'c']]);
@@ -54,7 +54,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.range(0, 10, 3, 2).collect()?, vec![0, 3, 6, 9]);
     /// assert_eq!(ctx.range(5, 0, -2, 1).collect()?, vec![5, 3, 1]);
@@ -88,7 +88,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("poem.txt");
     /// std::fs::write(&path, "the cat\r\nthe hat\n")?;
@@ -126,7 +126,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("poem.txt");
     /// std::fs::write(&path, "the cat\r\nthe hat\n")?;
@@ -174,7 +174,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// ctx.parallelize(vec!["a".to_owned(), "b".to_owned()], 2).save_as_text_file("memory://wt/in")?;
     /// let files = ctx.whole_text_files("memory://wt/in")?.collect()?;
@@ -202,7 +202,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// ctx.parallelize(vec![("a".to_owned(), 1u32), ("b".to_owned(), 2)], 2).save_as_object_file("memory://o/pairs")?;
     /// let back = ctx.object_file::<(String, u32)>("memory://o/pairs")?.collect()?;
@@ -229,7 +229,7 @@ impl Context {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     /// struct Hit { page: String, n: u32 }
     ///
@@ -266,6 +266,8 @@ impl Context {
         Ok(Rdd::from_node(Arc::new(node), self.clone()))
     }
 
+    #[cfg(feature = "parquet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     /// Reads Parquet files (a file, a directory's visible files, or a glob) into `T`, one
     /// partition per file: the files [`Rdd::save_as_parquet`] writes, or any Parquet file
     /// whose columns match `T`'s fields (serde_arrow). Each file is read whole.

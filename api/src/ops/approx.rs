@@ -73,7 +73,7 @@ impl<T: Data + Hash> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.range(0, 100_000, 1, 4).map(|x| x % 20_000);
     /// let estimate = rdd.count_approx_distinct(0.01)? as f64;

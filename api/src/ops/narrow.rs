@@ -24,7 +24,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![1, 2, 3], 2).map(|x| x * 10).collect()?, vec![10, 20, 30]);
     /// # Ok::<(), ember::Error>(())
@@ -80,7 +80,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let words = ctx
     ///     .parallelize(vec!["to be".to_string(), "or not".to_string()], 2)
@@ -137,7 +137,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.range(0, 10, 1, 3).filter(|x| x % 4 == 0).collect()?, vec![0, 4, 8]);
     /// # Ok::<(), ember::Error>(())
@@ -188,7 +188,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let sums = ctx.parallelize(vec![1, 2, 3, 4], 2).map_partitions(|it| std::iter::once(it.sum::<i32>()));
     /// assert_eq!(sums.collect()?, vec![3, 7]);
@@ -208,7 +208,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let tagged = ctx.parallelize(vec!['a', 'b', 'c'], 2).map_partitions_with_index(|i, it| it.map(move |c| (i, c)));
     /// assert_eq!(tagged.collect()?, vec![(0, 'a'), (1, 'b'), (1, 'c')]);
@@ -230,7 +230,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let keyed = ctx.parallelize(vec!["apple".to_string(), "kiwi".to_string()], 2).key_by(|s| s.len());
     /// assert_eq!(keyed.collect()?, vec![(5, "apple".to_string()), (4, "kiwi".to_string())]);
@@ -259,7 +259,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![1, 2, 3], 3).glom().collect()?, vec![vec![1], vec![2], vec![3]]);
     /// # Ok::<(), ember::Error>(())
@@ -275,7 +275,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let ids = ctx.parallelize(vec!['a', 'b', 'c'], 2).zip_with_unique_id();
     /// assert_eq!(ids.collect()?, vec![('a', 0), ('b', 1), ('c', 3)]);
@@ -294,7 +294,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let both = ctx.parallelize(vec![1, 2], 1).union(&ctx.parallelize(vec![2, 3], 2));
     /// assert_eq!((both.num_partitions(), both.collect()?), (3, vec![1, 2, 2, 3]));
@@ -315,7 +315,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.parallelize((1..=6).collect(), 3).coalesce(2);
     /// assert_eq!(rdd.glom().collect()?, vec![vec![1, 2], vec![3, 4, 5, 6]]);
@@ -343,7 +343,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![1, 2, 3], 2);
     /// assert_eq!(a.zip(&a.map(|x| x * 10)).collect()?, vec![(1, 10), (2, 20), (3, 30)]);
@@ -370,7 +370,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![1, 2, 3], 2);
     /// let b = ctx.parallelize(vec!['x', 'y', 'z', 'w'], 2);
@@ -399,7 +399,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let pairs = ctx.parallelize(vec![1, 2], 2).cartesian(&ctx.parallelize(vec!['a', 'b'], 1));
     /// assert_eq!(pairs.num_partitions(), 2);

@@ -16,7 +16,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.range(1, 11, 1, 3).sum()?, 55);
     /// assert_eq!(ctx.parallelize(Vec::<i64>::new(), 2).sum()?, 0);
@@ -52,7 +52,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![3, 9, 1], 2).max()?, 9);
     /// assert!(ctx.parallelize(Vec::<i32>::new(), 2).max().is_err());
@@ -90,7 +90,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![3, 9, 1], 2).min()?, 1);
     /// # Ok::<(), ember::Error>(())
@@ -129,7 +129,7 @@ impl Rdd<f64> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let s = ctx.parallelize(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], 3).stats()?;
     /// assert_eq!((s.count(), s.mean(), s.stdev()), (8, 5.0, 2.0));
@@ -164,7 +164,7 @@ impl Rdd<f64> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![1.0, 2.0, 6.0], 2).mean()?, 3.0);
     /// assert_eq!(ctx.parallelize(Vec::<f64>::new(), 2).mean()?, 0.0);
@@ -195,7 +195,7 @@ impl Rdd<f64> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.parallelize(vec![1.0, 5.0, 10.0, 11.0, 50.0], 2);
     /// assert_eq!(rdd.histogram_with_bounds(&[0.0, 10.0, 50.0])?, vec![2, 3]);
@@ -253,7 +253,7 @@ impl Rdd<f64> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let (bounds, counts) = ctx.parallelize(vec![0.0, 1.0, 2.0, 3.0, 4.0], 2).histogram(2)?;
     /// assert_eq!((bounds, counts), (vec![0.0, 2.0, 4.0], vec![2, 3]));

@@ -23,7 +23,7 @@ impl<T: Data + std::fmt::Display> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// # if cfg!(unix) {
     /// let ctx = Context::local(2)?;
     /// let upper = ctx.parallelize(vec!["a".to_string(), "b".into(), "c".into()], 2).pipe("tr a-z A-Z");

@@ -48,7 +48,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.range(0, 10_000, 1, 4);
     /// let sample = rdd.sample(false, 0.1, 42).collect()?;
@@ -82,7 +82,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.range(0, 1000, 1, 3);
     /// let parts = rdd.random_split(&[0.7, 0.3], 7);
@@ -123,7 +123,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.range(0, 100, 1, 4);
     /// let drawn = rdd.take_sample(false, 10, 1)?;

@@ -12,7 +12,7 @@ impl<T: Data + Hash + Eq> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let mut left = ctx.parallelize(vec![1, 2, 2, 3, 4], 2).subtract(&ctx.parallelize(vec![2, 4], 1)).collect()?;
     /// left.sort();
@@ -52,7 +52,7 @@ impl<T: Data + Hash + Eq> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![1, 2, 2, 3], 2);
     /// let mut both = a.intersection(&ctx.parallelize(vec![2, 3, 3, 5], 3)).collect()?;

@@ -17,7 +17,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let mut d = ctx.parallelize(vec![3, 1, 3, 2, 1], 2).distinct().collect()?;
     /// d.sort();
@@ -61,7 +61,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.parallelize((0..100).collect::<Vec<i32>>(), 2).repartition(4);
     /// let sizes: Vec<usize> = rdd.glom().collect()?.iter().map(Vec::len).collect();
@@ -93,7 +93,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let mut groups = ctx.parallelize(vec![1, 2, 3, 4, 5], 2).group_by(|x| x % 2).collect()?;
     /// groups.iter_mut().for_each(|(_, xs)| xs.sort());
@@ -139,7 +139,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let words: Vec<String> = ["ccc", "a", "bb"].map(String::from).to_vec();
     /// let sorted = ctx.parallelize(words, 2).sort_by(|s| s.len(), true);
@@ -193,7 +193,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let indexed = ctx.parallelize(vec!['a', 'b', 'c'], 2).zip_with_index();
     /// assert_eq!(indexed.collect()?, vec![('a', 0), ('b', 1), ('c', 2)]);

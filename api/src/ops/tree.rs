@@ -18,7 +18,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let rdd = ctx.range(1, 1001, 1, 64);
     /// assert_eq!(rdd.tree_aggregate(0i64, |acc, x| acc + x, |a, b| a + b, 2)?, 500_500);
@@ -81,7 +81,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.range(1, 101, 1, 16).tree_reduce(|a, b| a.max(b), 3)?, 100);
     /// assert!(ctx.parallelize(Vec::<i32>::new(), 4).tree_reduce(|a, b| a + b, 2).is_err());

@@ -137,7 +137,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let counts = ctx.parallelize(vec!['a', 'b', 'a'], 2).map(|w| (w, 1)).reduce_by_key(|a, b| a + b);
     /// let text = counts.lineage();
@@ -159,7 +159,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let squares = ctx.range(0, 100, 1, 4).map(|x| x * x);
     /// squares.persist(StorageLevel::MemoryAndDisk);
@@ -179,7 +179,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let evens = ctx.range(0, 10, 1, 2).filter(|x| x % 2 == 0);
     /// evens.cache();
@@ -195,7 +195,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let xs = ctx.range(0, 10, 1, 2);
     /// xs.cache();
@@ -223,7 +223,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// ctx.set_checkpoint_dir("memory://ckpt");
     /// let squares = ctx.range(0, 10, 1, 2).map(|x| x * x);

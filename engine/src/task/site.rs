@@ -12,7 +12,7 @@
 //! them on stderr once per attempt; the job's error prints them once. The layer's guard, as
 //! the stack unwinds, adds the index of the element it was working on. On an `Err`, the layer
 //! that saw it calls [`failed_at`] before returning it. The runner takes what was kept
-//! ([`take_failure_site`]) when the attempt ends.
+//! (`take_failure_site`) when the attempt ends.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;

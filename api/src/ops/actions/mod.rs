@@ -56,7 +56,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![3, 1, 2], 2).collect()?, vec![3, 1, 2]);
     /// # Ok::<(), ember::Error>(())
@@ -93,7 +93,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.range(0, 10, 1, 3).count()?, 10);
     /// # Ok::<(), ember::Error>(())
@@ -128,7 +128,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.range(1, 5, 1, 2).reduce(|a, b| a * b)?, 24);
     /// let empty = ctx.parallelize(Vec::<i32>::new(), 2).reduce(|a, b| a + b);
@@ -175,7 +175,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![1, 2, 3], 2).fold(0, |a, b| a + b)?, 6);
     /// # Ok::<(), ember::Error>(())
@@ -220,7 +220,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let (sum, n) = ctx.parallelize(vec![2.0, 4.0, 9.0], 2).aggregate((0.0, 0), |(s, n), x| (s + x, n + 1), |(s1, n1), (s2, n2)| (s1 + s2, n1 + n2))?;
     /// assert_eq!(sum / n as f64, 5.0);
@@ -262,7 +262,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.range(0, 1_000_000, 1, 8).take(3)?, vec![0, 1, 2]);
     /// # Ok::<(), ember::Error>(())
@@ -315,7 +315,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec!['x', 'y'], 2).first()?, 'x');
     /// let none = ctx.parallelize(Vec::<char>::new(), 2).first();
@@ -344,7 +344,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert!(ctx.parallelize(Vec::<u8>::new(), 3).is_empty()?);
     /// assert!(!ctx.parallelize(vec![1u8], 3).is_empty()?);
@@ -370,7 +370,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let words = ctx.parallelize(vec![('a', 5), ('b', 9), ('c', 1)], 2);
     /// assert_eq!(words.top_by(2, |(_, n)| *n)?, vec![('b', 9), ('a', 5)]);
@@ -402,7 +402,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![5, 1, 4, 2], 2).top(2)?, vec![5, 4]);
     /// # Ok::<(), ember::Error>(())
@@ -431,7 +431,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![5, 1, 4, 2], 2).take_ordered(2)?, vec![1, 2]);
     /// # Ok::<(), ember::Error>(())
@@ -460,7 +460,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let words = ctx.parallelize(vec!["ccc".to_string(), "a".into(), "bb".into()], 2);
     /// assert_eq!(words.take_ordered_by(2, |w| w.len())?, vec!["a", "bb"]);
@@ -508,7 +508,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let total = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     /// let sink = std::sync::Arc::clone(&total);
@@ -551,7 +551,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let parts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     /// let seen = std::sync::Arc::clone(&parts);
@@ -592,7 +592,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let counts = ctx.parallelize(vec!['a', 'b', 'a'], 2).count_by_value()?;
     /// assert_eq!((counts[&'a'], counts[&'b']), (2, 1));

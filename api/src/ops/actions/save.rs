@@ -31,7 +31,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let dir = tempfile::tempdir()?;
     /// let out = dir.path().join("out");
     /// let ctx = Context::local(2)?;
@@ -67,7 +67,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// ctx.parallelize(vec![1, 2], 1).save_as_text_file("memory://t/out")?;
     /// assert!(ctx.parallelize(vec![3], 1).save_as_text_file("memory://t/out").is_err());
@@ -206,7 +206,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// ctx.parallelize(vec![(1, "a".to_owned())], 1).save_as_json_file("memory://j/out")?;
     /// assert_eq!(ctx.text_file("memory://j/out", 1)?.collect()?, [r#"[1,"a"]"#]);
@@ -245,6 +245,8 @@ impl<T: Data> Rdd<T> {
         })
     }
 
+    #[cfg(feature = "parquet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     /// Writes the elements as Parquet files (snappy), one `part-NNNNN` file per partition,
     /// with the same commit protocol as [`Rdd::save_as_text_file`]. `T` must be a record (a
     /// struct, or a tuple with columns `0`, `1`, ...): its Arrow schema is traced from its
@@ -257,7 +259,7 @@ impl<T: Data> Rdd<T> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     /// struct Sale { item: String, cents: i64, note: Option<String> }
     ///
@@ -275,12 +277,16 @@ impl<T: Data> Rdd<T> {
         self.save_as_parquet_async(path).wait()
     }
 
+    #[cfg(feature = "parquet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     /// [`Rdd::save_as_parquet`], submitted: returns the job's [`JobHandle`] at once.
     #[track_caller]
     pub fn save_as_parquet_async(&self, path: &str) -> JobHandle<()> {
         self.save_as_parquet_with_async(path, SaveMode::ErrorIfExists)
     }
 
+    #[cfg(feature = "parquet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     /// [`Rdd::save_as_parquet`] with an explicit [`SaveMode`].
     ///
     /// # Errors
@@ -290,6 +296,8 @@ impl<T: Data> Rdd<T> {
         self.save_as_parquet_with_async(path, mode).wait()
     }
 
+    #[cfg(feature = "parquet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     /// [`Rdd::save_as_parquet_with`], submitted: returns the job's [`JobHandle`] at once.
     #[track_caller]
     pub fn save_as_parquet_with_async(&self, path: &str, mode: SaveMode) -> JobHandle<()> {

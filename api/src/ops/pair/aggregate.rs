@@ -34,7 +34,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let scores = ctx.parallelize(vec![('a', 3.0), ('b', 1.0), ('a', 5.0)], 2);
     /// // (sum, count) per key, then the mean.
@@ -131,7 +131,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let words = vec!["a".to_string(), "b".to_string(), "a".to_string()];
     /// let mut counts = ctx.parallelize(words, 2).map(|w| (w, 1)).reduce_by_key(|x, y| x + y).collect()?;
@@ -174,7 +174,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let sums = ctx.parallelize(vec![('a', 1), ('a', 2)], 1).fold_by_key(0, |x, y| x + y).collect()?;
     /// assert_eq!(sums, vec![('a', 3)]);
@@ -217,7 +217,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let lens = ctx.parallelize(vec![('a', "xy".to_string()), ('a', "z".to_string())], 2)
     ///     .aggregate_by_key(0usize, |n, s| n + s.len(), |a, b| a + b)
@@ -277,7 +277,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let mut groups = ctx.parallelize(vec![(1, 'a'), (2, 'b'), (1, 'c')], 2).group_by_key().collect()?;
     /// groups.iter_mut().for_each(|(_, vs)| vs.sort());
@@ -320,7 +320,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let counts = ctx.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2).count_by_key()?;
     /// assert_eq!((counts[&'a'], counts[&'b']), (2, 1));
@@ -345,7 +345,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let map = ctx.parallelize(vec![('a', 1), ('b', 2)], 2).collect_as_map()?;
     /// assert_eq!(map[&'b'], 2);

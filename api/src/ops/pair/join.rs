@@ -29,7 +29,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![(1, 'x'), (2, 'y')], 2);
     /// let b = ctx.parallelize(vec![(1, 10)], 1);
@@ -55,7 +55,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let x = ctx.parallelize(vec![(1, 'x')], 2);
     /// let y = ctx.parallelize(vec![(1, 10), (2, 20)], 1);
@@ -142,7 +142,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let ages = ctx.parallelize(vec![(1, 31), (2, 42)], 2); // (person id, age)
     /// let towns = ctx.parallelize(vec![(1, 'O'), (1, 'R'), (3, 'L')], 2); // (person id, town)
@@ -186,7 +186,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b')], 2);
     /// let mut j = a.left_outer_join(&ctx.parallelize(vec![(1, 10)], 1)).collect()?;
@@ -215,7 +215,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![(1, 'a')], 2);
     /// let mut j = a.right_outer_join(&ctx.parallelize(vec![(1, 10), (3, 30)], 1)).collect()?;
@@ -244,7 +244,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b')], 2);
     /// let mut j = a.full_outer_join(&ctx.parallelize(vec![(1, 10), (3, 30)], 1)).collect()?;
@@ -288,7 +288,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let sums = ctx.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2).reduce_by_key(|x, y| x + y);
     /// assert_eq!(sums.lookup(&'a')?, vec![4]);
@@ -325,7 +325,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let a = ctx.parallelize(vec![(1, 'a'), (2, 'b'), (1, 'c')], 2);
     /// let mut kept = a.subtract_by_key(&ctx.parallelize(vec![(2, ())], 1)).collect()?;

@@ -31,7 +31,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let doubled = ctx.parallelize(vec![('a', 1), ('b', 2)], 2).map_values(|v| v * 2);
     /// assert_eq!(doubled.collect()?, vec![('a', 2), ('b', 4)]);
@@ -54,7 +54,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let spread = ctx.parallelize(vec![('a', 2)], 1).flat_map_values(|n| 0..n);
     /// assert_eq!(spread.collect()?, vec![('a', 0), ('a', 1)]);
@@ -90,7 +90,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![('a', 1), ('b', 2)], 2).keys().collect()?, vec!['a', 'b']);
     /// # Ok::<(), ember::Error>(())
@@ -104,7 +104,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// assert_eq!(ctx.parallelize(vec![('a', 1), ('b', 2)], 2).values().collect()?, vec![1, 2]);
     /// # Ok::<(), ember::Error>(())
@@ -121,7 +121,7 @@ impl<K: Data + Hash + Eq, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let parts = ctx.parallelize(vec![(0u32, 'a'), (1, 'b'), (2, 'c')], 1).partition_by(HashPartitioner::new(2));
     /// assert_eq!(parts.glom().collect()?, vec![vec![(0, 'a'), (2, 'c')], vec![(1, 'b')]]);

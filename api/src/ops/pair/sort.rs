@@ -21,7 +21,7 @@ impl<K: Data + Ord, V: Data> Rdd<(K, V)> {
     ///
     /// # Examples
     /// ```
-    /// # use ember::prelude::*;
+    /// use ember::prelude::*;
     /// let ctx = Context::local(2)?;
     /// let pairs = ctx.parallelize(vec![(3, 'c'), (1, 'a'), (2, 'b')], 2);
     /// assert_eq!(pairs.sort_by_key(true).collect()?, vec![(1, 'a'), (2, 'b'), (3, 'c')]);
