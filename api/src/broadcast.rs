@@ -11,9 +11,9 @@ use crate::context::Context;
 use crate::data::Data;
 use crate::error::Result;
 
-/// A read-only value made available to every task: serialized once when created (what a
-/// cluster executor would fetch, once), and in local mode shared by reference: tasks read the
-/// driver's own value, never a per-task copy. Cheap to clone and to capture in closures.
+/// A read-only value made available to every task: serialized once when created (what an
+/// executor of the cluster mode, not built yet, would fetch once), and in local mode shared
+/// by reference: tasks read the driver's own value, never a per-task copy. Cheap to clone and to capture in closures.
 ///
 /// # Examples
 /// ```

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// An RDD element: cloneable, shareable across threads, and serializable (it may cross a
-/// shuffle, a cache or, in cluster mode, a process boundary). Implemented for every type that
+/// shuffle, a cache or, once the cluster mode is built, a process boundary). Implemented for every type that
 /// qualifies; there is nothing to implement by hand.
 ///
 /// Keys of pair operations add `Hash + Eq`, and sorting adds `Ord`.

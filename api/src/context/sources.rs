@@ -89,8 +89,8 @@ impl Context {
     /// # Examples
     /// ```
     /// use ember::prelude::*;
-    /// let dir = tempfile::tempdir()?;
-    /// let path = dir.path().join("poem.txt");
+    ///
+    /// let path = std::env::temp_dir().join(format!("ember-poem-{}.txt", std::process::id()));
     /// std::fs::write(&path, "the cat\r\nthe hat\n")?;
     /// let ctx = Context::local(2)?;
     /// let lines = ctx.text_file(path.to_str().unwrap(), 2)?;
@@ -127,8 +127,8 @@ impl Context {
     /// # Examples
     /// ```
     /// use ember::prelude::*;
-    /// let dir = tempfile::tempdir()?;
-    /// let path = dir.path().join("poem.txt");
+    ///
+    /// let path = std::env::temp_dir().join(format!("ember-poem-words-{}.txt", std::process::id()));
     /// std::fs::write(&path, "the cat\r\nthe hat\n")?;
     /// let ctx = Context::local(2)?;
     /// let mut counts = ctx

@@ -18,11 +18,17 @@
 //! | `actions/mod.rs` | `collect`, `count`, `reduce`, `fold`, `aggregate`, `take`, `first`, `is_empty`, `top(_by)`, `take_ordered(_by)`, `foreach(_partition)`, `count_by_value` |
 //! | `actions/save.rs` | `save_as_text_file`, `save_as_object_file`, `save_as_json_file`, `save_as_parquet` (each `_with` a `SaveMode`) |
 
-pub mod actions;
-mod approx;
+// Declared in this order on purpose: rustdoc lists `Rdd`'s methods in module order, so its
+// page leads with the operations people use first (`map`, `filter`, `flat_map`, then
+// `reduce_by_key` and the pair operations, then `collect`, `count` and the other actions).
 mod narrow;
-mod numeric;
+
 pub mod pair;
+
+pub mod actions;
+
+mod approx;
+mod numeric;
 mod pipe;
 mod sampling;
 mod sets;

@@ -88,9 +88,21 @@ pub(crate) fn compute_or_read_checkpoint<T: 'static>(
 /// A resilient distributed dataset: an immutable, partitioned collection of `T`, computed
 /// lazily from its lineage when an action runs. Cheap to clone.
 ///
-/// Transformations (`map`, `filter`, `reduce_by_key`, ...) build new RDDs; actions
-/// (`collect`, `count`, `save_as_text_file`, ...) run jobs. Operations on key-value RDDs
-/// appear on `Rdd<(K, V)>`.
+/// Transformations build new RDDs and run nothing; actions run jobs. Operations on
+/// key-value RDDs appear on `Rdd<(K, V)>`. The methods below come in this order:
+///
+/// * **Narrow transformations**, no shuffle: [`map`](Rdd::map), [`filter`](Rdd::filter),
+///   [`flat_map`](Rdd::flat_map), their fallible forms (`try_map`, ...),
+///   `map_partitions`, `key_by`, `union`, `coalesce`, `zip`, ...
+/// * **Pair operations**, on `Rdd<(K, V)>`, most of them shuffles:
+///   [`reduce_by_key`](Rdd::reduce_by_key), `group_by_key`, `aggregate_by_key`, `join` and
+///   the outer joins, `cogroup`, `sort_by_key`, `partition_by`, `keys`, `values`, ...
+/// * **Actions**, each with an `_async` form returning a [`JobHandle`](crate::JobHandle):
+///   [`collect`](Rdd::collect), [`count`](Rdd::count), `reduce`, `fold`, `take`, `first`,
+///   `top`, `foreach`, then the saves (`save_as_text_file`, `save_as_tsv_file`, ...).
+/// * Then the rest: numeric actions (`sum`, `mean`, `stats`, `histogram`), sampling, set
+///   operations, `repartition`, tree aggregation, approximate counts, `pipe`, and persistence
+///   (`persist`, `cache`, `checkpoint`) with `lineage`.
 pub struct Rdd<T> {
     node: Arc<dyn Compute<T>>,
     ctx: Context,

@@ -7,9 +7,6 @@
 // with it (`count_by_key` in `pair/aggregate.rs`, the numeric ones in `numeric.rs`,
 // `take_sample` in `sampling.rs`).
 
-mod lines;
-mod save;
-
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -618,6 +615,11 @@ impl<T: Data> Rdd<T> {
         ones.reduce_by_key(|a, b| a + b).collect_as_map_for(action)
     }
 }
+
+// Declared after the impl above: rustdoc lists `Rdd`'s methods in module order, so
+// `collect` and `count` come before the saves.
+mod lines;
+mod save;
 
 #[cfg(test)]
 mod tests {

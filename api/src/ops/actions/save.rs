@@ -32,13 +32,25 @@ impl<T: Data> Rdd<T> {
     /// # Examples
     /// ```
     /// use ember::prelude::*;
-    /// let dir = tempfile::tempdir()?;
-    /// let out = dir.path().join("out");
+    ///
+    /// let out = std::env::temp_dir().join(format!("ember-example-{}", std::process::id()));
     /// let ctx = Context::local(2)?;
     /// ctx.parallelize(vec![1, 2, 3], 2).save_as_text_file(out.to_str().unwrap())?;
     /// assert_eq!(std::fs::read_to_string(out.join("part-00001"))?, "2\n3\n");
     /// assert!(out.join("_SUCCESS").exists());
+    /// std::fs::remove_dir_all(&out)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Pairs are not `Display`, so this does not compile; the compiler's note points to
+    /// [`Rdd::save_as_tsv_file`]:
+    ///
+    /// ```compile_fail
+    /// use ember::prelude::*;
+    ///
+    /// let ctx = Context::local(1)?;
+    /// ctx.parallelize(vec![("to".to_string(), 2u64)], 1).save_as_text_file("memory://t/pairs")?;
+    /// # Ok::<(), ember::Error>(())
     /// ```
     #[track_caller]
     pub fn save_as_text_file(&self, path: &str) -> Result<()>
