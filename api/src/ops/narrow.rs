@@ -9,7 +9,6 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use ember_engine::TaskContext;
-use ember_engine::task::Operation;
 
 use crate::data::Data;
 use crate::rdd::cartesian::CartesianNode;
@@ -34,11 +33,10 @@ impl<T: Data> Rdd<T> {
     where
         F: Fn(T) -> U + Send + Sync + 'static,
     {
-        let (op, call_site) = ("map", Location::caller());
         let f = Arc::new(f);
-        self.narrow_layer(op, call_site, false, move |_, iter, _| {
+        self.narrow_layer("map", Location::caller(), false, move |_, iter, _, op| {
             let f = Arc::clone(&f);
-            Box::new(MapStream::new(iter, Operation::new(op, call_site), move |x| f(x)))
+            Box::new(MapStream::new(iter, op, move |x| f(x)))
         })
     }
 
@@ -67,11 +65,10 @@ impl<T: Data> Rdd<T> {
         E: std::error::Error + Send + Sync + 'static,
         F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
     {
-        let (op, call_site) = ("try_map", Location::caller());
         let f = Arc::new(f);
-        self.narrow_layer(op, call_site, false, move |_, iter, _| {
+        self.narrow_layer("try_map", Location::caller(), false, move |_, iter, _, op| {
             let f = Arc::clone(&f);
-            Box::new(TryMapStream::new(iter, Operation::new(op, call_site), move |x| f(x)))
+            Box::new(TryMapStream::new(iter, op, move |x| f(x)))
         })
     }
 
@@ -94,11 +91,10 @@ impl<T: Data> Rdd<T> {
         I: IntoIterator<Item = U> + 'static,
         F: Fn(T) -> I + Send + Sync + 'static,
     {
-        let (op, call_site) = ("flat_map", Location::caller());
         let f = Arc::new(f);
-        self.narrow_layer(op, call_site, false, move |_, iter, _| {
+        self.narrow_layer("flat_map", Location::caller(), false, move |_, iter, _, op| {
             let f = Arc::clone(&f);
-            Box::new(FlatMapStream::new(iter, Operation::new(op, call_site), move |x| Ok::<_, Infallible>(f(x))))
+            Box::new(FlatMapStream::new(iter, op, move |x| Ok::<_, Infallible>(f(x))))
         })
     }
 
@@ -125,11 +121,10 @@ impl<T: Data> Rdd<T> {
         E: std::error::Error + Send + Sync + 'static,
         F: Fn(T) -> Result<I, E> + Send + Sync + 'static,
     {
-        let (op, call_site) = ("try_flat_map", Location::caller());
         let f = Arc::new(f);
-        self.narrow_layer(op, call_site, false, move |_, iter, _| {
+        self.narrow_layer("try_flat_map", Location::caller(), false, move |_, iter, _, op| {
             let f = Arc::clone(&f);
-            Box::new(FlatMapStream::new(iter, Operation::new(op, call_site), move |x| f(x)))
+            Box::new(FlatMapStream::new(iter, op, move |x| f(x)))
         })
     }
 
@@ -147,11 +142,10 @@ impl<T: Data> Rdd<T> {
     where
         F: Fn(&T) -> bool + Send + Sync + 'static,
     {
-        let (op, call_site) = ("filter", Location::caller());
         let predicate = Arc::new(predicate);
-        self.narrow_layer(op, call_site, true, move |_, iter, _| {
+        self.narrow_layer("filter", Location::caller(), true, move |_, iter, _, op| {
             let predicate = Arc::clone(&predicate);
-            Box::new(FilterStream::new(iter, Operation::new(op, call_site), move |x: &T| predicate(x)))
+            Box::new(FilterStream::new(iter, op, move |x: &T| predicate(x)))
         })
     }
 
@@ -175,11 +169,10 @@ impl<T: Data> Rdd<T> {
         E: std::error::Error + Send + Sync + 'static,
         F: Fn(&T) -> Result<bool, E> + Send + Sync + 'static,
     {
-        let (op, call_site) = ("try_filter", Location::caller());
         let predicate = Arc::new(predicate);
-        self.narrow_layer(op, call_site, true, move |_, iter, _| {
+        self.narrow_layer("try_filter", Location::caller(), true, move |_, iter, _, op| {
             let predicate = Arc::clone(&predicate);
-            Box::new(FilterStream::new(iter, Operation::new(op, call_site), move |x: &T| predicate(x)))
+            Box::new(FilterStream::new(iter, op, move |x: &T| predicate(x)))
         })
     }
 

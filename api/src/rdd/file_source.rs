@@ -8,7 +8,7 @@ use ember_engine::task::{Operation, site};
 use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::{FileSplit, Storage, StorageError};
 
-use super::stream::fill;
+use super::stream::{CancelCheck, fill};
 use super::{Compute, PartitionIter, PartitionStream};
 
 /// Opens one split as a stream of records; runs on a worker thread, once per task attempt. A
@@ -77,35 +77,26 @@ impl<T: Send + Sync + 'static> Compute<T> for FileSourceNode<T> {
             site::failed_at(op, None);
             TaskFailure::error(err)
         })?;
-        Ok(Box::new(Counted { records, ctx: ctx.clone(), unchecked: 0, op }))
+        Ok(Box::new(Counted { records, check: CancelCheck::new(ctx), op }))
     }
 }
-
-/// Records pulled one at a time between two cancellation checks.
-const CHECK_EVERY: u32 = 256;
 
 /// A split's records, counted into the task's records-read metric as they are pulled, and
 /// stopped once the task is cancelled (checked once per batch, or every 256 records).
 struct Counted<T> {
     records: PartitionIter<T>,
-    ctx: TaskContext,
-    unchecked: u32,
+    check: CancelCheck,
     /// The source's operation (`text_file at ...`), named by a read failure.
     op: Operation,
 }
 
 impl<T> PartitionStream<T> for Counted<T> {
     fn next_record(&mut self) -> Option<T> {
-        self.unchecked += 1;
-        if self.unchecked == CHECK_EVERY {
-            self.unchecked = 0;
-            if self.ctx.is_cancelled() {
-                self.ctx.fail(TaskFailure::Cancelled);
-                return None;
-            }
+        if !self.check.record() {
+            return None;
         }
         let record = self.records.as_mut().next_record()?;
-        self.ctx.add_records_read(1);
+        self.check.task().add_records_read(1);
         Some(record)
     }
 
@@ -114,10 +105,10 @@ impl<T> PartitionStream<T> for Counted<T> {
     }
 
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) -> Result<(), TaskFailure> {
-        self.ctx.check_cancelled()?;
+        self.check.batch()?;
         let before = out.len();
         let filled = fill(&mut self.records, out, max);
-        self.ctx.add_records_read((out.len() - before) as u64);
+        self.check.task().add_records_read((out.len() - before) as u64);
         if filled.is_err() {
             site::failed_at(self.op, None);
         }

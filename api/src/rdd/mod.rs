@@ -50,8 +50,9 @@ pub type PartitionIter<T> = Box<dyn PartitionStream<T>>;
 /// Called on a worker thread, once per task attempt that needs the partition. The returned
 /// stream is pulled lazily by the task; a failure found while it is being pulled comes out
 /// of its [`PartitionStream::next_batch`] (see [`stream`](PartitionStream) for the rules). A
-/// source (a node without parents) should check [`TaskContext::is_cancelled`] once per batch,
-/// so a cancelled job's tasks stop promptly.
+/// source (a node without parents) checks its task's cancellation through
+/// `stream::CancelCheck` (once per batch, every 256 records one at a time), so a cancelled
+/// job's tasks stop promptly.
 pub trait Compute<T>: LineageNode {
     /// Computes partition `partition`.
     ///
@@ -287,8 +288,7 @@ impl<T: Data> Rdd<T> {
         U: Data,
         F: Fn(usize, PartitionIter<T>, &TaskContext) -> PartitionIter<U> + Send + Sync + 'static,
     {
-        let op = Operation::new(op_name, call_site);
-        self.narrow_layer(op_name, call_site, keeps_partitioner, move |p, iter, ctx| {
+        self.narrow_layer(op_name, call_site, keeps_partitioner, move |p, iter, ctx, op| {
             // `f` may run the user's closure now (a `map_partitions` closure that reads its
             // whole input at once) or as its stream is pulled: the operation is current in both.
             let _op = op.enter();
@@ -296,9 +296,9 @@ impl<T: Data> Rdd<T> {
         })
     }
 
-    /// As [`Rdd::narrow`], for a function whose stream marks its operation current itself
-    /// and counts its elements (`map`, `filter`, `flat_map` and their `try_` forms, in
-    /// `stream.rs`), so a failure names the element too.
+    /// As [`Rdd::narrow`], for a function whose stream marks its operation (the node's, which
+    /// `f` is given) current itself and counts its elements (`map`, `filter`, `flat_map` and
+    /// their `try_` forms, in `stream.rs`), so a failure names the element too.
     pub(crate) fn narrow_layer<U, F>(
         &self,
         op_name: &'static str,
@@ -308,11 +308,13 @@ impl<T: Data> Rdd<T> {
     ) -> Rdd<U>
     where
         U: Data,
-        F: Fn(usize, PartitionIter<T>, &TaskContext) -> PartitionIter<U> + Send + Sync + 'static,
+        F: Fn(usize, PartitionIter<T>, &TaskContext, Operation) -> PartitionIter<U> + Send + Sync + 'static,
     {
         let meta = self.ctx.new_meta(op_name, call_site);
         let partitioner = if keeps_partitioner { self.node.partitioner().cloned() } else { None };
-        let node = MapPartitionsNode::new(meta, Arc::clone(&self.node), partitioner, f);
+        let op = meta.operation();
+        let node =
+            MapPartitionsNode::new(meta, Arc::clone(&self.node), partitioner, move |p, iter, ctx| f(p, iter, ctx, op));
         Rdd::from_node(Arc::new(node), self.ctx.clone())
     }
 

@@ -12,7 +12,7 @@ use ember_storage::{CodecError, StorageError};
 
 use ember_engine::task::Operation;
 
-use super::stream::{Tracked, for_each_record};
+use super::stream::{CancelCheck, Tracked, for_each_record};
 use super::{Compute, PartitionIter, PartitionStream, Rdd, iterator};
 use crate::data::Data;
 use crate::partitioner::Partitioner;
@@ -79,43 +79,34 @@ pub(crate) fn read_shuffle<R: Data>(
 ) -> Result<PartitionIter<R>, TaskFailure> {
     let buckets = ctx.fetch_shuffle(shuffle.shuffle_id, reduce)?;
     let records = Box::new(buckets.into_iter().flat_map(bucket_records::<R>));
-    Ok(Box::new(ShuffleRecords { records, ctx: ctx.clone(), unchecked: 0 }))
+    Ok(Box::new(ShuffleRecords { records, check: CancelCheck::new(ctx) }))
 }
-
-/// Records pulled one at a time between two cancellation checks.
-const CHECK_EVERY: u32 = 256;
 
 /// The decoded records of a reduce partition's buckets.
 struct ShuffleRecords<R> {
     records: Box<dyn Iterator<Item = Result<R, StorageError>>>,
-    ctx: TaskContext,
-    unchecked: u32,
+    check: CancelCheck,
 }
 
 impl<R> PartitionStream<R> for ShuffleRecords<R> {
     fn next_record(&mut self) -> Option<R> {
-        self.unchecked += 1;
-        if self.unchecked == CHECK_EVERY {
-            self.unchecked = 0;
-            if self.ctx.is_cancelled() {
-                self.ctx.fail(TaskFailure::Cancelled);
-                return None;
-            }
+        if !self.check.record() {
+            return None;
         }
         match self.records.next()? {
             Ok(record) => {
-                self.ctx.add_records_read(1);
+                self.check.task().add_records_read(1);
                 Some(record)
             }
             Err(err) => {
-                self.ctx.fail(TaskFailure::error(err));
+                self.check.task().fail(TaskFailure::error(err));
                 None
             }
         }
     }
 
     fn next_batch(&mut self, out: &mut Vec<R>, max: usize) -> Result<(), TaskFailure> {
-        self.ctx.check_cancelled()?;
+        self.check.batch()?;
         let before = out.len();
         let mut result = Ok(());
         for record in self.records.by_ref().take(max) {
@@ -127,7 +118,7 @@ impl<R> PartitionStream<R> for ShuffleRecords<R> {
                 }
             }
         }
-        self.ctx.add_records_read((out.len() - before) as u64);
+        self.check.task().add_records_read((out.len() - before) as u64);
         result
     }
 }

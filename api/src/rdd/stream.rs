@@ -147,30 +147,66 @@ pub(crate) fn collect_records<T>(mut stream: Box<dyn PartitionStream<T>>) -> Res
 /// Records pulled between two cancellation checks on the record-by-record path.
 const CHECK_EVERY: u32 = 256;
 
-/// A source's stream that stops once its task is cancelled: checked once per batch, and
-/// every 256 records when pulled one at a time.
+/// How a source's stream notices that its task was cancelled (Spark's
+/// `InterruptibleIterator`): once per batch, and every 256 records when pulled one at a time.
+/// The one check every source uses ([`Interruptible`], the file and shuffle readers).
+pub(crate) struct CancelCheck {
+    ctx: TaskContext,
+    unchecked: u32,
+}
+
+impl CancelCheck {
+    pub(crate) fn new(ctx: &TaskContext) -> Self {
+        CancelCheck { ctx: ctx.clone(), unchecked: 0 }
+    }
+
+    /// Before pulling one record: `false` once the task is cancelled, with the cancellation
+    /// kept on the task (see the module docs), so the stream ends.
+    #[inline]
+    pub(crate) fn record(&mut self) -> bool {
+        self.unchecked += 1;
+        if self.unchecked == CHECK_EVERY {
+            self.unchecked = 0;
+            if self.ctx.is_cancelled() {
+                self.ctx.fail(TaskFailure::Cancelled);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Before filling a batch.
+    ///
+    /// # Errors
+    /// [`TaskFailure::Cancelled`] once the task is cancelled.
+    #[inline]
+    pub(crate) fn batch(&self) -> Result<(), TaskFailure> {
+        self.ctx.check_cancelled()
+    }
+
+    /// The running task.
+    pub(crate) fn task(&self) -> &TaskContext {
+        &self.ctx
+    }
+}
+
+/// A source's stream that stops once its task is cancelled ([`CancelCheck`]).
 pub(crate) struct Interruptible<T> {
     inner: Box<dyn PartitionStream<T>>,
-    ctx: TaskContext,
-    pulled: u32,
+    check: CancelCheck,
 }
 
 impl<T> Interruptible<T> {
     pub(crate) fn new(inner: Box<dyn PartitionStream<T>>, ctx: &TaskContext) -> Self {
-        Interruptible { inner, ctx: ctx.clone(), pulled: 0 }
+        Interruptible { inner, check: CancelCheck::new(ctx) }
     }
 }
 
 impl<T> PartitionStream<T> for Interruptible<T> {
     #[inline]
     fn next_record(&mut self) -> Option<T> {
-        self.pulled += 1;
-        if self.pulled == CHECK_EVERY {
-            self.pulled = 0;
-            if self.ctx.is_cancelled() {
-                self.ctx.fail(TaskFailure::Cancelled);
-                return None;
-            }
+        if !self.check.record() {
+            return None;
         }
         self.inner.as_mut().next_record()
     }
@@ -180,7 +216,7 @@ impl<T> PartitionStream<T> for Interruptible<T> {
     }
 
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) -> Result<(), TaskFailure> {
-        self.ctx.check_cancelled()?;
+        self.check.batch()?;
         fill(&mut self.inner, out, max)
     }
 }
