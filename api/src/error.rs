@@ -33,6 +33,12 @@ pub enum ErrorKind {
     NotFound,
     /// An output already exists and overwriting was not asked for.
     AlreadyExists,
+    /// Another save is writing the same output, or an overwrite would replace the job's own
+    /// input.
+    Conflict,
+    /// A directory is an output whose save did not finish (it was killed or failed while
+    /// committing): reading it would give only some of its parts.
+    IncompleteOutput,
     /// The store refused access (credentials, permissions).
     PermissionDenied,
     /// A URL or path is malformed, or names a scheme this build cannot reach.
@@ -189,6 +195,8 @@ fn storage_kind(err: &StorageError) -> ErrorKind {
     match err {
         StorageError::NotFound { .. } => ErrorKind::NotFound,
         StorageError::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+        StorageError::OutputBusy { .. } | StorageError::OverwritesInput { .. } => ErrorKind::Conflict,
+        StorageError::IncompleteOutput { .. } => ErrorKind::IncompleteOutput,
         StorageError::PermissionDenied { .. } => ErrorKind::PermissionDenied,
         StorageError::InvalidUrl { .. } | StorageError::UnsupportedScheme { .. } => ErrorKind::InvalidUrl,
         StorageError::InvalidOption { .. }

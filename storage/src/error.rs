@@ -33,6 +33,44 @@ pub enum StorageError {
         url: String,
     },
 
+    /// Another save holds the output's claim: two saves to one output cannot run at once.
+    #[error(
+        "output {url} is being written by another save ({holder}): wait for it to finish; if its \
+         process is gone, Storage::clean_output (Context::clean_output) removes what it left"
+    )]
+    OutputBusy {
+        /// The output URL.
+        url: String,
+        /// Who holds it: the save's id, process, host and age.
+        holder: String,
+    },
+
+    /// The directory is an output an Ember save began and did not commit: reading it would
+    /// give some parts and not others.
+    #[error(
+        "incomplete output {url}: the job writing it did not finish ({detail}); rerun the save \
+         (SaveMode::Overwrite replaces it), or remove what it left with Context::clean_output"
+    )]
+    IncompleteOutput {
+        /// The output URL.
+        url: String,
+        /// What was found: the writer's claim, or temporary files without a manifest.
+        detail: String,
+    },
+
+    /// An overwrite would replace data the same job reads (refused before anything runs, as
+    /// Spark refuses it).
+    #[error(
+        "cannot overwrite {url}: the job reads {input} from it; write to another location, then \
+         replace the old one"
+    )]
+    OverwritesInput {
+        /// The output URL.
+        url: String,
+        /// The input file under it.
+        input: String,
+    },
+
     /// The URL names a scheme this build cannot reach.
     #[error(
         "unsupported URL scheme {scheme:?} in {url}: supported are bare paths, file://, memory://, s3:// (s3a://), gs://, az://, http:// and https://"
@@ -169,6 +207,9 @@ impl StorageError {
         match self {
             Self::NotFound { url }
             | Self::AlreadyExists { url }
+            | Self::OutputBusy { url, .. }
+            | Self::IncompleteOutput { url, .. }
+            | Self::OverwritesInput { url, .. }
             | Self::UnsupportedScheme { url, .. }
             | Self::InvalidUrl { url, .. }
             | Self::Io { url, .. }

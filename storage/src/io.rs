@@ -226,17 +226,48 @@ impl Storage {
         Compression::from_name(&file.url).decode(bytes, &file.url)
     }
 
-    /// Starts an output job writing `part-NNNNN` files under `url`; see [`OutputJob`].
+    /// Starts an output job writing `part-NNNNN` files under `url`, claiming the output for
+    /// it first; see [`OutputJob`]. Nothing at `url` changes until [`OutputJob::commit`]:
+    /// with `overwrite`, the old output is replaced only then.
     ///
-    /// Cost: one `head` and a listing; with `overwrite`, a recursive delete.
+    /// Cost: one conditional put (the claim), a `head` and a listing; on an object store, one
+    /// get of the old manifest. After breaking a dead save's claim, also the clean-up
+    /// [`Storage::clean_output`] does.
     ///
     /// # Errors
-    /// [`StorageError::AlreadyExists`] if anything is at or under `url` and
-    /// `overwrite` is false; URL errors as in [`Storage::put`], and
-    /// [`StorageError::InvalidUrl`] for a store root (`file:///`, `memory://`);
-    /// [`StorageError::Io`] if checking or deleting fails.
+    /// [`StorageError::OutputBusy`] if another save holds the output's claim;
+    /// [`StorageError::AlreadyExists`] if anything is at or under `url` and `overwrite` is
+    /// false; URL errors as in [`Storage::put`], and [`StorageError::InvalidUrl`] for a store
+    /// root (`file:///`, `memory://`); [`StorageError::Io`] if checking fails.
     pub fn create_output(&self, url: &str, overwrite: bool) -> Result<OutputJob> {
         OutputJob::create(self, url, overwrite)
+    }
+
+    /// Removes what saves to the output `url` that did not finish left behind: the claim of
+    /// a save whose process is gone (or runs on another host: call this only when you know it
+    /// is gone), local staging directories, and on object stores the temporary files no
+    /// committed manifest names. The output's committed data is never touched, and an old
+    /// output an interrupted local overwrite had moved aside is moved back. The next save to
+    /// `url` does the same on its own when it finds a dead save's claim.
+    ///
+    /// Cost: a get of the claim; for local files one listing of the parent directory, for
+    /// object stores a get of the manifest, a listing of the output and a bulk delete.
+    ///
+    /// # Errors
+    /// [`StorageError::OutputBusy`] if a live process of this host holds the claim; URL
+    /// errors as in [`Storage::put`]; [`StorageError::Io`] if the store fails.
+    pub fn clean_output(&self, url: &str) -> Result<()> {
+        crate::commit::clean_output(self, url)
+    }
+
+    /// The display URL of `url` (`file:///abs/path` for a bare or relative path), the form in
+    /// which listings name the files under it. Cost: O(url); a relative path reads the
+    /// current directory.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidUrl`] or [`StorageError::UnsupportedScheme`] as for any URL.
+    pub fn display_url(url: &str) -> Result<String> {
+        Ok(Location::parse(url)?.url())
     }
 
     /// The local file-system path `url` names (a bare path, `file://`), or `None` for any

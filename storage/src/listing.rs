@@ -6,6 +6,12 @@
 //! starting with `_` or `.`, such as `_SUCCESS` or `.crc` files) and
 //! subdirectories, sorted by path so partition numbers are stable.
 //!
+//! A directory that is an Ember output is read as its save committed it (see
+//! [`crate::commit`]): one with a manifest (`_ember_manifest.json`, object stores) gives
+//! exactly the parts it lists; one without visible files that a save claimed, or that holds
+//! only `_temporary` files, is [`StorageError::IncompleteOutput`]. Plain directories of
+//! other files read as described above.
+//!
 //! A URL whose path holds `*`, `?` or `[` is a glob
 //! (`s3://b/logs/2026-*/*.txt`): everything under the directory before
 //! the first wildcard segment is listed recursively and matched segment by
@@ -16,6 +22,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
+use crate::commit::manifest;
 use crate::error::{Result, StorageError};
 use crate::io::Storage;
 use crate::url::{Location, Scheme};
@@ -56,9 +63,13 @@ impl InputFile {
 enum Found {
     /// An object at exactly that path.
     Object(ObjectMeta),
-    /// Objects one level below it; `dirs` says whether subdirectories exist.
-    Children { objects: Vec<ObjectMeta>, dirs: bool },
+    /// Objects one level below it; `dirs` says whether subdirectories exist, `temporary`
+    /// whether one of them is an output's `_temporary`.
+    Children { objects: Vec<ObjectMeta>, dirs: bool, temporary: bool },
 }
+
+/// The name of an output's directory of attempt files (see [`crate::commit`]).
+const TEMPORARY: &str = "_temporary";
 
 /// Whether a file name is hidden from input listings (`_x`, `.x`).
 pub(crate) fn is_hidden(name: &str) -> bool {
@@ -82,23 +93,59 @@ pub(crate) fn list_inputs(storage: &Storage, url: &str) -> Result<Vec<InputFile>
             Err(e) => return Err(io(e)),
         }
         let listed = store.list_with_delimiter(Some(&path)).await.map_err(io)?;
-        Ok(Found::Children { objects: listed.objects, dirs: !listed.common_prefixes.is_empty() })
+        let temporary = listed.common_prefixes.iter().any(|p| p.filename() == Some(TEMPORARY));
+        Ok(Found::Children { objects: listed.objects, dirs: !listed.common_prefixes.is_empty(), temporary })
     })?;
     match found {
         Found::Object(meta) => Ok(vec![InputFile::from_meta(&location, meta)]),
-        Found::Children { objects, dirs } => {
-            if objects.is_empty() && !dirs && !is_existing_dir(&location) {
-                return Err(StorageError::NotFound { url: url.to_owned() });
+        Found::Children { objects, dirs, temporary } => {
+            if objects.iter().any(|meta| meta.location.filename() == Some(manifest::MANIFEST)) {
+                return committed_parts(storage, &location);
             }
             let mut files: Vec<InputFile> = objects
                 .into_iter()
                 .filter(|meta| !meta.location.filename().is_some_and(is_hidden))
                 .map(|meta| InputFile::from_meta(&location, meta))
                 .collect();
+            if files.is_empty() {
+                refuse_if_incomplete(storage, &location, temporary)?;
+                if !dirs && !is_existing_dir(&location) {
+                    return Err(StorageError::NotFound { url: url.to_owned() });
+                }
+            }
             files.sort_by(|a, b| a.location.path.cmp(&b.location.path));
             Ok(files)
         }
     }
+}
+
+/// The parts the manifest of the committed object-store output at `root` lists, in partition
+/// order: exactly those, whatever else the directory holds.
+fn committed_parts(storage: &Storage, root: &Location) -> Result<Vec<InputFile>> {
+    let Some((manifest, _)) = manifest::read(storage, root)? else {
+        // Replaced between the listing and the read: list again.
+        return list_inputs(storage, &root.url());
+    };
+    Ok(manifest
+        .parts
+        .iter()
+        .map(|part| {
+            let location = manifest::Manifest::locate(root, part);
+            InputFile { url: location.url(), size: part.size, location }
+        })
+        .collect())
+}
+
+/// Refuses a directory without visible files that an Ember save began to write and did not
+/// commit: its claim is there (a local output appears only when committed, so that is all a
+/// killed local save leaves), or its `_temporary` files are, without a manifest.
+fn refuse_if_incomplete(storage: &Storage, root: &Location, temporary: bool) -> Result<()> {
+    let detail = match crate::commit::holder(storage, root)? {
+        Some(holder) => format!("claimed by {holder}"),
+        None if temporary => "it holds temporary files and no committed manifest".to_owned(),
+        None => return Ok(()),
+    };
+    Err(StorageError::IncompleteOutput { url: root.url(), detail })
 }
 
 /// Whether `location` is an existing directory. Only local files have

@@ -174,6 +174,18 @@ impl Location {
         Self::new(self.key.clone(), self.path.clone().join(name))
     }
 
+    /// The last segment of the path (the output's or file's own name), if the path has one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.path.filename()
+    }
+
+    /// The location of `name` beside this one, in the same parent directory (or prefix).
+    pub(crate) fn sibling(&self, name: &str) -> Self {
+        let parents = self.path.parts_count().saturating_sub(1);
+        let parent: Path = self.path.parts().take(parents).collect();
+        Self::new(self.key.clone(), parent.join(name))
+    }
+
     /// The local file-system path, for `file` locations. Cost: O(path).
     pub(crate) fn local_path(&self) -> Option<PathBuf> {
         match self.key.scheme {

@@ -48,3 +48,26 @@ fn checkpoint_truncates_lineage_and_survives_the_context() -> TestResult {
     assert_eq!(back, expected);
     Ok(())
 }
+
+#[test]
+fn two_contexts_sharing_a_checkpoint_directory_keep_their_own_data() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let url = dir.path().to_str().ok_or("utf-8 temp path")?.to_owned();
+    let (first, second) = (Context::local(2)?, Context::local(2)?);
+    first.set_checkpoint_dir(&url);
+    second.set_checkpoint_dir(&url);
+    // The same node id in both contexts: each context numbers its nodes from 1.
+    let ones = first.range(0, 100, 1, 2).map(|_| 1i64);
+    let twos = second.range(0, 100, 1, 2).map(|_| 2i64);
+    ones.checkpoint()?;
+    twos.checkpoint()?;
+    assert_ne!(ones.checkpoint_path(), twos.checkpoint_path());
+    assert_eq!(ones.sum()?, 100);
+    assert_eq!(twos.sum()?, 200);
+    assert!(ones.is_checkpointed() && twos.is_checkpointed());
+    assert_eq!(ones.sum()?, 100, "the first context reads its own checkpoint");
+    assert_eq!(twos.sum()?, 200);
+    let path = ones.checkpoint_path().ok_or("a path")?;
+    assert!(path.contains(first.app_id()), "{path} is under the application's id");
+    Ok(())
+}

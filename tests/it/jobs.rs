@@ -367,7 +367,7 @@ const INTERRUPT_CHILD: &str = "EMBER_INTERRUPT_CHILD";
 fn interrupted_child() -> TestResult {
     let out = std::env::var(INTERRUPT_CHILD).map_err(|_| "run only by its parent test")?;
     let ctx = Context::builder().threads(2).cancel_on_interrupt().build()?;
-    // Two partitions that finish (their parts are written under _temporary), then two that
+    // Two partitions that finish (their parts are staged beside the output), then two that
     // block until the job is cancelled.
     let (blocked, gate) = testing::blocking(&ctx, 2);
     let save = ctx.range(0, 20, 1, 2).map(|x| x as u64).union(&blocked).save_as_text_file_async(&out);
@@ -396,14 +396,21 @@ fn ctrl_c_cancels_the_jobs_removes_their_output_and_exits_130() -> TestResult {
             break;
         }
     }
-    assert!(out.join("_temporary").exists(), "the save has started writing");
+    let in_dir = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    assert!(
+        in_dir().iter().any(|n| n.starts_with(".out.ember-staging-")),
+        "the save has started writing: {:?}",
+        in_dir()
+    );
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)?;
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait()?;
     assert_eq!(status.code(), Some(ember::INTERRUPTED_EXIT_STATUS), "exit status; the child said {rest:?}");
     assert!(!rest.iter().any(|l| l.starts_with("returned")), "the action did not return first: {rest:?}");
-    let left: Vec<_> =
-        std::fs::read_dir(&out).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
-    assert!(left.is_empty(), "nothing is left of the interrupted save: {left:?}");
+    assert!(in_dir().is_empty(), "nothing is left of the interrupted save: {:?}", in_dir());
     Ok(())
 }

@@ -23,15 +23,15 @@ use crate::TestResult;
 const S3_ENV: &str = "EMBER_TEST_S3_URL";
 
 /// One store to run a test body on: a unique root directory URL in it.
-struct Backend {
-    name: &'static str,
-    root: String,
+pub(crate) struct Backend {
+    pub(crate) name: &'static str,
+    pub(crate) root: String,
     _dir: Option<tempfile::TempDir>,
 }
 
 /// A fresh root for `test` on each backend: a temporary directory, `memory://`, and S3 when
 /// `EMBER_TEST_S3_URL` is set.
-fn backends(test: &str) -> Vec<Backend> {
+pub(crate) fn backends(test: &str) -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut out = vec![
         Backend { name: "file", root: format!("file://{}", dir.path().display()), _dir: Some(dir) },
@@ -65,7 +65,7 @@ fn context() -> Result<Context, ember::Error> {
 }
 
 /// Lines of varied length, `n` of them.
-fn lines(n: usize) -> Vec<String> {
+pub(crate) fn lines(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{i:07} {}", "xyz".repeat(i % 37))).collect()
 }
 

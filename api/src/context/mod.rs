@@ -159,6 +159,27 @@ impl Context {
         &self.inner.storage
     }
 
+    /// Removes what saves to the output `path` that did not finish (their process was
+    /// killed) left behind: their claim on it, staging directories, temporary files and
+    /// (on object stores) files no committed manifest names. Committed data is never touched.
+    /// The next save to `path` does this by itself when the dead save ran on this host; call
+    /// it for one that ran on another host, or to tidy up without saving.
+    ///
+    /// # Errors
+    /// An error of kind [`Conflict`](crate::ErrorKind::Conflict) when a live process of this
+    /// host is writing `path`; a storage error when the store fails.
+    ///
+    /// # Examples
+    /// ```
+    /// use ember::prelude::*;
+    /// let ctx = Context::local(1)?;
+    /// ctx.clean_output("memory://c/never-written")?;
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn clean_output(&self, path: &str) -> crate::Result<()> {
+        Ok(self.inner.storage.clean_output(path)?)
+    }
+
     /// Metrics of the job that finished last (stages run and skipped, tasks, shuffle bytes).
     /// With jobs running on several threads, "last" is whichever finished last: prefer
     /// [`JobHandle::metrics`](crate::JobHandle::metrics) for one job's.

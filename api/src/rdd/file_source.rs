@@ -68,6 +68,12 @@ impl<T: Send + Sync + 'static> LineageNode for FileSourceNode<T> {
     fn dependencies(&self) -> &[Dependency] {
         &[]
     }
+
+    fn input_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = self.splits.iter().map(|s| s.file.url.clone()).collect();
+        files.dedup();
+        files
+    }
 }
 
 impl<T: Send + Sync + 'static> Compute<T> for FileSourceNode<T> {

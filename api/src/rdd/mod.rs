@@ -224,7 +224,9 @@ impl<T: Data> Rdd<T> {
 
     /// Marks this RDD for checkpointing into the directory set with
     /// [`Context::set_checkpoint_dir`] (any storage URL): after the next job whose lineage
-    /// contains it succeeds, its partitions are written there as object files (recomputed by
+    /// contains it succeeds, its partitions are written there as object files, under
+    /// `<dir>/<application id>/rdd-<N>` so that applications sharing a directory never share
+    /// files (recomputed by
     /// a job of their own, so persist the RDD first if it is expensive), and from then on its
     /// partitions are read from the checkpoint and its lineage stops there. Applies to the RDD
     /// (every handle to it). A write that fails is logged and tried again after the next job;
@@ -255,7 +257,9 @@ impl<T: Data> Rdd<T> {
                 "call Context::set_checkpoint_dir before checkpoint()",
             ));
         };
-        let dir = format!("{}/rdd-{}", base.trim_end_matches('/'), self.node.meta().id);
+        // One directory per application (Spark's `<dir>/<uuid>/rdd-N`): node ids restart at 1
+        // in every context, so two applications sharing `base` would otherwise share files.
+        let dir = format!("{}/{}/rdd-{}", base.trim_end_matches('/'), self.ctx.app_id(), self.node.meta().id);
         checkpoint::mark(self, dir);
         Ok(())
     }

@@ -79,4 +79,11 @@ pub trait LineageNode: Send + Sync {
     fn preferred_locations(&self, _partition: PartitionId) -> Vec<ExecutorId> {
         Vec::new()
     }
+
+    /// The files this node reads from storage, as display URLs (`file:///…`, `s3://…`):
+    /// those of a file source, none for any other node. A save with overwrite walks its
+    /// lineage for these, to refuse replacing its own input. Cost: O(files).
+    fn input_files(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

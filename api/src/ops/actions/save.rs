@@ -5,9 +5,12 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use std::collections::HashSet;
+
 use ember_engine::TaskFailure;
-use ember_storage::PartCommit;
+use ember_engine::lineage::LineageNode;
 use ember_storage::object_file::ObjectFileWriter;
+use ember_storage::{PartCommit, Storage, StorageError};
 
 use super::lines::{Line, TextLine, TsvRecord};
 use crate::context::Action;
@@ -20,13 +23,19 @@ use crate::rdd::{PartitionIter, Rdd};
 impl<T: Data> Rdd<T> {
     /// Writes every element's `Display` form as one line (pairs and other tuples: see
     /// [`Rdd::save_as_tsv_file`]), one `part-NNNNN` file per partition,
-    /// under the directory `path`, then an empty `_SUCCESS` file. Task attempts write under
-    /// `path/_temporary/`; the job moves finished parts into place only when every task has
-    /// succeeded, so a failed job leaves no `part-*` and no `_SUCCESS` visible, and a retried
-    /// task never duplicates lines.
+    /// under the directory `path`, then an empty `_SUCCESS` file. The output appears all at
+    /// once when every task has succeeded, never in part: on local files it is built in a
+    /// hidden directory beside `path` and renamed into place; on object stores a manifest
+    /// written in one put commits it, and Ember's readers read exactly the parts it lists. A
+    /// failed, cancelled or killed job leaves nothing visible (readers refuse a directory
+    /// whose save did not finish, with an error of kind
+    /// [`IncompleteOutput`](crate::ErrorKind::IncompleteOutput)), and a retried task never
+    /// duplicates lines. The save claims `path` before any task runs: a second save to the
+    /// same path while this one runs fails at once.
     ///
     /// # Errors
-    /// an error of kind [`AlreadyExists`](crate::ErrorKind::AlreadyExists) when `path` already exists (as in Spark), or a storage error when it cannot be written;
+    /// an error of kind [`AlreadyExists`](crate::ErrorKind::AlreadyExists) when `path` already exists (as in Spark),
+    /// of kind [`Conflict`](crate::ErrorKind::Conflict) when another save is writing it, or a storage error when it cannot be written;
     /// an error of kind [`TaskFailed`](crate::ErrorKind::TaskFailed) when a task fails on every attempt.
     ///
     /// # Examples
@@ -336,6 +345,9 @@ impl<T: Data> Rdd<T> {
         F: Fn(PartitionIter<T>, &mut (dyn Write + Send)) -> Result<u64, TaskFailure> + Send + Sync + 'static,
     {
         let overwrite = mode == SaveMode::Overwrite;
+        if overwrite && let Err(err) = refuse_overwriting_input(&self.lineage_node(), path) {
+            return JobHandle::ready(Err(err.into()));
+        }
         let output = match self.context().storage().create_output(path, overwrite) {
             Ok(output) => Arc::new(output),
             Err(err) => return JobHandle::ready(Err(err.into())),
@@ -372,12 +384,35 @@ impl<T: Data> Rdd<T> {
     }
 }
 
+/// Refuses an overwrite of `path` by a job whose lineage reads a file at or under it: the
+/// job would replace the data it is still reading (Spark refuses it too). Cost: one walk of
+/// the lineage, visiting each node once.
+fn refuse_overwriting_input(root: &Arc<dyn LineageNode>, path: &str) -> Result<(), StorageError> {
+    let output = Storage::display_url(path)?;
+    let under = format!("{}/", output.trim_end_matches('/'));
+    let mut seen = HashSet::new();
+    let mut stack = vec![Arc::clone(root)];
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node.meta().id) {
+            continue;
+        }
+        if let Some(input) = node.input_files().into_iter().find(|f| *f == output || f.starts_with(&under)) {
+            return Err(StorageError::OverwritesInput { url: output, input });
+        }
+        stack.extend(node.dependencies().iter().map(|dep| Arc::clone(dep.parent())));
+    }
+    Ok(())
+}
+
 /// What a save does when its output location already holds data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SaveMode {
     /// Fail with an error of kind [`AlreadyExists`](crate::ErrorKind::AlreadyExists) naming the location (Spark's default).
     #[default]
     ErrorIfExists,
-    /// Delete everything under the location first, then write.
+    /// Replace what is at the location: the new output is written beside the old one and
+    /// replaces it only when the job commits, so a failed, cancelled or killed overwrite
+    /// leaves the old data. Overwriting a location the job itself reads is refused before
+    /// anything runs (an error of kind [`Conflict`](crate::ErrorKind::Conflict)).
     Overwrite,
 }
