@@ -435,3 +435,39 @@ fn a_missing_bucket_is_an_error_naming_the_url() -> TestResult {
     assert!(err.to_string().contains(url), "{err}");
     Ok(())
 }
+
+/// A TCP endpoint that accepts connections and never answers (holding them open). Returns
+/// its `http://` URL.
+fn silent_endpoint() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().flatten().collect();
+        drop(held);
+    });
+    Ok(url)
+}
+
+#[test]
+fn a_silent_s3_endpoint_fails_within_the_documented_timeout() -> TestResult {
+    use ember::storage::options::{DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_TIMEOUT};
+    // The endpoint and credentials are options, which win over a test server's AWS_*
+    // variables; the timeouts are Ember's defaults.
+    let options = ember::storage::StorageOptions::default()
+        .option("aws_endpoint", silent_endpoint()?)
+        .option("aws_allow_http", "true")
+        .option("aws_access_key_id", "test")
+        .option("aws_secret_access_key", "test")
+        .option("aws_region", "us-east-1");
+    let ctx = Context::builder().threads(1).storage_options(options).build()?;
+    let url = "s3://silent-bucket/in/a.txt";
+    let started = std::time::Instant::now();
+    let err = ctx.storage().get(url).unwrap_err();
+    let elapsed = started.elapsed();
+    let bound = DEFAULT_RETRY_TIMEOUT + DEFAULT_READ_TIMEOUT + Duration::from_secs(2);
+    assert!(elapsed < bound, "a silent endpoint took {elapsed:?} to fail (documented: under {bound:?}): {err}");
+    assert!(elapsed >= DEFAULT_READ_TIMEOUT, "failed after {elapsed:?}, before any timeout: {err}");
+    assert!(err.to_string().contains(url), "{err}");
+    eprintln!("a silent S3 endpoint failed after {elapsed:?}: {err}");
+    Ok(())
+}
