@@ -471,3 +471,27 @@ fn a_silent_s3_endpoint_fails_within_the_documented_timeout() -> TestResult {
     eprintln!("a silent S3 endpoint failed after {elapsed:?}: {err}");
     Ok(())
 }
+
+#[test]
+fn a_bad_json_line_is_named_by_its_line_in_the_first_split_else_its_byte_offset() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("visits.json");
+    let good: Vec<String> = visits(1000).iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    let with_bad = |bad_line: usize| -> std::io::Result<u64> {
+        let mut lines = good.clone();
+        lines[bad_line - 1] = "{not json".to_owned();
+        std::fs::write(&path, lines.join("\n") + "\n")?;
+        Ok(lines[..bad_line - 1].iter().map(|l| l.len() as u64 + 1).sum())
+    };
+    let ctx = context()?;
+    let url = path.to_str().ok_or("a UTF-8 path")?;
+    with_bad(3)?;
+    let err = ctx.json_file::<Visit>(url, 4)?.collect().unwrap_err().to_string();
+    assert!(err.contains("visits.json") && err.contains("line 3:"), "{err}");
+    let offset = with_bad(900)?;
+    let rdd = ctx.json_file::<Visit>(url, 4)?;
+    assert!(rdd.num_partitions() >= 4, "the file is read in several splits");
+    let err = rdd.collect().unwrap_err().to_string();
+    assert!(err.contains("visits.json") && err.contains(&format!("the line starting at byte {offset} ")), "{err}");
+    Ok(())
+}
