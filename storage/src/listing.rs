@@ -266,7 +266,7 @@ fn list_glob(storage: &Storage, url: &str, glob: Glob) -> Result<Vec<InputFile>>
     })?;
     let mut files: Vec<InputFile> = metas.into_iter().map(|meta| InputFile::from_meta(&base, meta)).collect();
     if files.is_empty() {
-        return Err(StorageError::NotFound { url: url.to_owned() });
+        return Err(StorageError::NotFound { url: crate::error::shown(url) });
     }
     files.sort_by(|a, b| a.location.path.cmp(&b.location.path));
     files.dedup_by(|a, b| a.location.path == b.location.path);

@@ -100,7 +100,7 @@ fn with_defaults<'a>(
 /// The refusal of a URL whose store kind this build lacks.
 #[cfg_attr(all(feature = "s3", feature = "gcs", feature = "azure", feature = "http"), allow(dead_code))]
 fn disabled(url: &str, feature: &'static str) -> StorageError {
-    StorageError::FeatureDisabled { url: url.to_owned(), feature }
+    StorageError::FeatureDisabled { url: crate::error::shown(url), feature }
 }
 
 /// Builds the client for the remote store of `location` (`url` is for
@@ -127,7 +127,7 @@ pub(crate) fn build_store(options: &StorageOptions, location: &Location, url: &s
 #[cfg(feature = "s3")]
 fn s3(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
+    let fail = |source| StorageError::store_config(url, source);
     let env = AmazonS3Builder::from_env();
     let set = |key| env.get_config_value(&AmazonS3ConfigKey::Client(key)).is_some();
     let opts: Vec<(String, String)> = with_defaults(options, set).collect();
@@ -159,7 +159,7 @@ fn s3(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>> 
 #[cfg(feature = "gcs")]
 fn gcs(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
+    let fail = |source| StorageError::store_config(url, source);
     let env = GoogleCloudStorageBuilder::from_env();
     let set = |key| env.get_config_value(&GoogleConfigKey::Client(key)).is_some();
     let opts: Vec<(String, String)> = with_defaults(options, set).collect();
@@ -185,7 +185,7 @@ fn gcs(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>>
 #[cfg(feature = "azure")]
 fn azure(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
+    let fail = |source| StorageError::store_config(url, source);
     let env = MicrosoftAzureBuilder::from_env();
     let set = |key| env.get_config_value(&AzureConfigKey::Client(key)).is_some();
     let opts: Vec<(String, String)> = with_defaults(options, set).collect();
@@ -220,7 +220,7 @@ fn azure(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore
 #[cfg(feature = "http")]
 fn http(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::http::HttpBuilder;
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
+    let fail = |source| StorageError::store_config(url, source);
     // HTTP stores read no environment: the defaults go first, any option wins.
     let opts = with_defaults(options, |_| false);
     let builder = opts.fold(HttpBuilder::new(), |b, (k, v)| match k.parse() {
@@ -258,7 +258,7 @@ const AZURE_CREDENTIALS: &str = "set AZURE_STORAGE_ACCOUNT_KEY, a SAS token (AZU
 
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 fn missing(url: &str, hint: &'static str) -> StorageError {
-    StorageError::MissingCredentials { url: url.to_owned(), hint }
+    StorageError::MissingCredentials { url: crate::error::shown(url), hint }
 }
 
 /// Whether `gcloud auth application-default login` left credentials where the GCS client

@@ -495,3 +495,53 @@ fn a_bad_json_line_is_named_by_its_line_in_the_first_split_else_its_byte_offset(
     assert!(err.contains("visits.json") && err.contains(&format!("the line starting at byte {offset} ")), "{err}");
     Ok(())
 }
+
+/// Every message an error can be printed as: its text, its debug form and its causes.
+fn all_text(err: &dyn std::error::Error) -> String {
+    let mut text = format!("{err} / {err:?}");
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(" / {c} / {c:?}"));
+        cause = c.source();
+    }
+    text
+}
+
+#[test]
+fn credentials_inside_urls_never_appear_in_errors() -> TestResult {
+    const SECRET: &str = "hunter2secret";
+    // A closed port and no retries: every request fails at once.
+    let ctx = Context::builder()
+        .threads(1)
+        .max_task_attempts(1)
+        .storage_option("aws_endpoint", "http://127.0.0.1:1")
+        .storage_option("aws_allow_http", "true")
+        .storage_option("aws_access_key_id", "test")
+        .storage_option("aws_secret_access_key", "test")
+        .storage_option("aws_region", "us-east-1")
+        .storage_option("allow_http", "true")
+        .storage_retry(0, Duration::from_secs(1))
+        .build()?;
+    let urls = [
+        format!("s3://AKIDEXAMPLE:{SECRET}@bkt/in/a.txt"),
+        format!("s3://AKIDEXAMPLE:wJal/{SECRET}@bkt/in/a.txt"),
+        format!("http://user:{SECRET}@127.0.0.1:1/in/a.txt"),
+        format!("https://{SECRET}@127.0.0.1:1/in/a.txt"),
+        format!("ftp://user:{SECRET}@host/in/a.txt"),
+        format!("s3:/user:{SECRET}@bkt/in/a.txt"),
+        format!("memory://AKID:{SECRET}@bkt/none/*.txt"),
+    ];
+    for url in &urls {
+        let err = match ctx.text_file(url, 1) {
+            Ok(rdd) => rdd.collect().expect_err("nothing is there"),
+            Err(err) => err,
+        };
+        let text = all_text(&err);
+        assert!(!text.contains(SECRET), "{url}: {text}");
+        assert!(text.contains("***@"), "{url}: the URL is still named: {text}");
+        let err = ctx.storage().get(url).expect_err("nothing is there");
+        let text = all_text(&err);
+        assert!(!text.contains(SECRET) && text.contains("***@"), "{url}: {text}");
+    }
+    Ok(())
+}
