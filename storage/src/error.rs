@@ -223,6 +223,7 @@ impl StorageError {
     }
 
     /// Builds [`StorageError::StoreConfig`].
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))]
     pub(crate) fn store_config(url: &str, source: object_store::Error) -> Self {
         Self::StoreConfig { url: shown(url), source: redacted(source) }
     }

@@ -82,7 +82,9 @@ impl Context {
     /// The lines of a text file, of every visible file of a directory (names starting with
     /// `_` or `.` are skipped, as Hadoop does), or of every file matching a glob
     /// (`s3://bucket/logs/2026-*/*.txt`), as an `Rdd<String>`. `path` is a bare path or a
-    /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`.
+    /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`. A path that
+    /// exists exactly as written (`out[1]`) is read literally, not as a glob; inside a glob,
+    /// `[[]` matches a `[` (see [`crate::storage::listing`] for how globs are listed).
     ///
     /// Files are split into byte ranges as Hadoop's `FileInputFormat` does: at least
     /// `min_partitions` splits overall, at most 32 MiB each. A local file's split is read 64 KiB

@@ -112,6 +112,10 @@ fn a_one_segment_glob_lists_one_directory_and_ignores_a_symlink_loop_below() {
     assert_eq!(names("s*/d*/*.txt"), ["c.txt"]);
     assert_eq!(names("sub/deeper/*.txt"), ["c.txt"]);
     assert_eq!(names("*/*/c.?xt"), ["c.txt"]);
+    for nothing in ["nope/*.txt", "a.txt/*", "*.csv", "sub/*/nope/*"] {
+        let err = storage.list_inputs(&format!("{}/{nothing}", root.display())).unwrap_err();
+        assert!(err.is_not_found(), "{nothing}: {err}");
+    }
 }
 
 #[test]
