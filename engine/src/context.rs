@@ -101,7 +101,8 @@ impl EngineContext {
     }
 
     /// Starts a context's engine: its listeners, worker threads and scheduler thread, and
-    /// posts the application's start. Installs, once per process, the panic hook that keeps
+    /// posts the application's start. Removes first the scratch directories that dead
+    /// processes left ([`crate::scratch::remove_stale`]). Installs, once per process, the panic hook that keeps
     /// a task's panic for its job's error instead of printing it per attempt
     /// ([`crate::task::site::install_panic_hook`]).
     ///
@@ -109,6 +110,7 @@ impl EngineContext {
     /// The OS error when threads cannot be spawned.
     pub fn start(config: EngineConfig, setup: EngineSetup) -> std::io::Result<Self> {
         crate::task::site::install_panic_hook();
+        crate::scratch::remove_stale(&std::env::temp_dir());
         let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())));
         let bus = Arc::new(ListenerBus::default());
         for listener in setup.listeners {

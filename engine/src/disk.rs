@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The scratch directory of one context, created on first use under the system temp dir.
+/// The scratch directory of one context, created on first use under the system temp dir,
+/// private to this user (see [`crate::scratch`]).
 #[derive(Debug, Default)]
 pub struct LocalDisk {
     dir: OnceLock<io::Result<tempfile::TempDir>>,
@@ -27,13 +28,21 @@ impl LocalDisk {
     pub fn create(&self, kind: &str) -> io::Result<(SpillFile, File)> {
         let dir = self
             .dir
-            .get_or_init(|| tempfile::Builder::new().prefix("ember-local-").tempdir())
+            .get_or_init(|| crate::scratch::create_dir("ember-local"))
             .as_ref()
             .map_err(|e| io::Error::new(e.kind(), format!("creating the local scratch directory: {e}")))?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let path = dir.path().join(format!("{kind}-{n}"));
-        let file = File::options().read(true).write(true).create_new(true).open(&path)?;
+        let file = crate::scratch::create_file(&path)?;
         Ok((SpillFile { path }, file))
+    }
+
+    /// The scratch directory, once the first file made it.
+    pub fn dir(&self) -> Option<&Path> {
+        match self.dir.get() {
+            Some(Ok(dir)) => Some(dir.path()),
+            _ => None,
+        }
     }
 
     /// How many files the directory holds now (0 before it exists): for leak checks.
@@ -89,6 +98,10 @@ mod tests {
         let mut back = String::new();
         a.open().expect("open").read_to_string(&mut back).expect("read");
         assert_eq!(back, "run");
+        let mode =
+            |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).expect("meta").permissions());
+        assert_eq!(mode(disk.dir().expect("made")) & 0o777, 0o700, "the directory is private");
+        assert_eq!(mode(a.path()) & 0o777, 0o600, "files are private");
         let path = a.path().to_path_buf();
         drop((a, fa));
         assert!(!path.exists());

@@ -46,6 +46,7 @@ pub mod lineage;
 pub mod memory;
 pub mod plan;
 pub mod scheduler;
+pub mod scratch;
 pub mod shuffle;
 pub mod task;
 #[cfg(test)]

@@ -5,8 +5,14 @@
 //! from the failing call still says where. Causes from `object_store` and
 //! the codec are kept as [`std::error::Error::source`] values and are also
 //! quoted in the message, so printing only `{}` loses nothing.
+//!
+//! Credentials inside a URL (`s3://key:secret@bucket/…`, `https://user:pass@host/…`) never
+//! reach a message: the constructors keep URLs and causes with them redacted
+//! ([`crate::redact`]), and the messages redact again whatever an error was built from.
 
 use std::fmt;
+
+use crate::url::redact;
 
 /// `Result` with [`StorageError`] as the default error type.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -20,14 +26,14 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 pub enum StorageError {
     /// Nothing exists at `url` (no object, no directory, no object under
     /// the prefix).
-    #[error("nothing found at {url}: check the path or URL (and the current directory for relative paths)")]
+    #[error("nothing found at {shown}: check the path or URL (and the current directory for relative paths)", shown = redact(.url))]
     NotFound {
         /// The URL that was looked up.
         url: String,
     },
 
     /// An output location already holds data and overwriting was not asked for.
-    #[error("output {url} already exists: delete it, choose another location, or ask for overwrite")]
+    #[error("output {shown} already exists: delete it, choose another location, or ask for overwrite", shown = redact(.url))]
     AlreadyExists {
         /// The output URL.
         url: String,
@@ -73,8 +79,7 @@ pub enum StorageError {
 
     /// The URL names a scheme this build cannot reach.
     #[error(
-        "unsupported URL scheme {scheme:?} in {url}: supported are bare paths, file://, memory://, s3:// (s3a://), gs://, az://, http:// and https://"
-    )]
+        "unsupported URL scheme {scheme:?} in {shown}: supported are bare paths, file://, memory://, s3:// (s3a://), gs://, az://, http:// and https://", shown = redact(.url))]
     UnsupportedScheme {
         /// The URL as given.
         url: String,
@@ -85,9 +90,8 @@ pub enum StorageError {
     /// The store for `url` could not be set up from the environment and
     /// the context's storage options.
     #[error(
-        "cannot set up the store for {url}: {source}; check the AWS_*/GOOGLE_*/AZURE_* environment \
-         variables and the context's storage options"
-    )]
+        "cannot set up the store for {shown}: {cause}; check the AWS_*/GOOGLE_*/AZURE_* environment \
+         variables and the context's storage options", shown = redact(.url), cause = redact(&.source.to_string()))]
     StoreConfig {
         /// The URL whose store was being created.
         url: String,
@@ -96,7 +100,7 @@ pub enum StorageError {
     },
 
     /// `url` names a store kind this build of Ember was compiled without.
-    #[error("{url} needs the `{feature}` feature of ember (ember-storage), which this build was compiled without")]
+    #[error("{shown} needs the `{feature}` feature of ember (ember-storage), which this build was compiled without", shown = redact(.url))]
     FeatureDisabled {
         /// The URL as given.
         url: String,
@@ -106,7 +110,7 @@ pub enum StorageError {
 
     /// No credentials are configured for the remote store of `url`: answered before any
     /// request, instead of the cloud SDK's metadata-service lookup failing after seconds.
-    #[error("no credentials for {url}: {hint}")]
+    #[error("no credentials for {shown}: {hint}", shown = redact(.url))]
     MissingCredentials {
         /// The URL whose store was being created.
         url: String,
@@ -124,7 +128,7 @@ pub enum StorageError {
     },
 
     /// The store refused access to `url` (bad or missing credentials, or no permission).
-    #[error("permission denied on {url}: {source}; check the credentials and the permissions of the bucket")]
+    #[error("permission denied on {shown}: {cause}; check the credentials and the permissions of the bucket", shown = redact(.url), cause = redact(&.source.to_string()))]
     PermissionDenied {
         /// The URL being accessed.
         url: String,
@@ -134,7 +138,7 @@ pub enum StorageError {
 
     /// A file's contents are not in the expected format: not written by
     /// this format or version, truncated, or corrupt.
-    #[error("{url} is not a valid {format} file: {reason}")]
+    #[error("{shown} is not a valid {format} file: {why}", shown = redact(.url), why = redact(.reason))]
     Format {
         /// The file.
         url: String,
@@ -145,7 +149,7 @@ pub enum StorageError {
     },
 
     /// The URL or path cannot be turned into a storage location.
-    #[error("invalid URL or path {url}: {reason}")]
+    #[error("invalid URL or path {shown}: {why}", shown = redact(.url), why = redact(.reason))]
     InvalidUrl {
         /// The URL as given.
         url: String,
@@ -154,7 +158,7 @@ pub enum StorageError {
     },
 
     /// The object store failed on `url`.
-    #[error("I/O error on {url}: {source}")]
+    #[error("I/O error on {shown}: {cause}", shown = redact(.url), cause = redact(&.source.to_string()))]
     Io {
         /// The URL being read, written, listed or deleted.
         url: String,
@@ -172,9 +176,8 @@ pub enum StorageError {
 
     /// An output job was committed while a partition had no successful attempt.
     #[error(
-        "cannot commit {url}: partition {partition} has no successfully written attempt; \
-         every partition's accepted attempt must be passed to commit"
-    )]
+        "cannot commit {shown}: partition {partition} has no successfully written attempt; \
+         every partition's accepted attempt must be passed to commit", shown = redact(.url))]
     MissingPart {
         /// The output URL.
         url: String,
@@ -185,9 +188,8 @@ pub enum StorageError {
     /// A blocking storage method was called from inside an async runtime,
     /// where blocking would stall (or deadlock) that runtime's worker.
     #[error(
-        "blocking storage call on {url} made from inside an async runtime: \
-         call it from a plain thread or inside tokio::task::spawn_blocking"
-    )]
+        "blocking storage call on {shown} made from inside an async runtime: \
+         call it from a plain thread or inside tokio::task::spawn_blocking", shown = redact(.url))]
     CalledFromAsync {
         /// The URL of the refused call.
         url: String,
@@ -234,8 +236,8 @@ impl StorageError {
     /// [`StorageError::AlreadyExists`], anything else [`StorageError::Io`].
     pub(crate) fn from_store(url: &str, source: object_store::Error) -> Self {
         match source {
-            object_store::Error::NotFound { .. } => Self::NotFound { url: url.to_owned() },
-            object_store::Error::AlreadyExists { .. } => Self::AlreadyExists { url: url.to_owned() },
+            object_store::Error::NotFound { .. } => Self::NotFound { url: shown(url) },
+            object_store::Error::AlreadyExists { .. } => Self::AlreadyExists { url: shown(url) },
             source => Self::io(url, source),
         }
     }
@@ -244,7 +246,7 @@ impl StorageError {
     /// [`StorageError::NotFound`], anything else [`StorageError::Io`].
     pub fn local(url: &str, source: std::io::Error) -> Self {
         match source.kind() {
-            std::io::ErrorKind::NotFound => Self::NotFound { url: url.to_owned() },
+            std::io::ErrorKind::NotFound => Self::NotFound { url: shown(url) },
             _ => Self::io(url, object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) }),
         }
     }
@@ -255,20 +257,42 @@ impl StorageError {
     pub(crate) fn io(url: &str, source: object_store::Error) -> Self {
         match source {
             object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                Self::PermissionDenied { url: url.to_owned(), source }
+                Self::PermissionDenied { url: shown(url), source: redacted(source) }
             }
-            source => Self::Io { url: url.to_owned(), source },
+            source => Self::Io { url: shown(url), source: redacted(source) },
         }
+    }
+
+    /// Builds [`StorageError::StoreConfig`].
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))]
+    pub(crate) fn store_config(url: &str, source: object_store::Error) -> Self {
+        Self::StoreConfig { url: shown(url), source: redacted(source) }
     }
 
     /// Builds [`StorageError::Format`].
     pub fn format(url: &str, format: &'static str, reason: impl fmt::Display) -> Self {
-        Self::Format { url: url.to_owned(), format, reason: reason.to_string() }
+        Self::Format { url: shown(url), format, reason: redact(&reason.to_string()).into_owned() }
     }
 
     /// Builds [`StorageError::InvalidUrl`].
     pub(crate) fn invalid(url: &str, reason: impl fmt::Display) -> Self {
-        Self::InvalidUrl { url: url.to_owned(), reason: reason.to_string() }
+        Self::InvalidUrl { url: shown(url), reason: redact(&reason.to_string()).into_owned() }
+    }
+}
+
+/// `url` as errors keep it: with its credentials redacted ([`redact`]).
+pub(crate) fn shown(url: &str) -> String {
+    redact(url).into_owned()
+}
+
+/// `source` itself, or, when its message shows a URL's credentials (an HTTP client's error
+/// quoting the request URL), a generic error carrying that message redacted: the cause chain
+/// of an error never holds a secret either.
+fn redacted(source: object_store::Error) -> object_store::Error {
+    let text = source.to_string();
+    match redact(&text) {
+        std::borrow::Cow::Borrowed(_) => source,
+        std::borrow::Cow::Owned(clean) => object_store::Error::Generic { store: "object store", source: clean.into() },
     }
 }
 

@@ -134,9 +134,13 @@ impl Storage {
 
     /// Lists the input files at `url`: a file gives itself; a directory (or
     /// prefix) gives its visible files one level deep, skipping names that
-    /// start with `_` or `.` and subdirectories, sorted by path.
+    /// start with `_` or `.` and subdirectories, sorted by path; a glob gives
+    /// the visible files it matches, unless something exists at exactly that
+    /// path (see [`crate::listing`]).
     ///
-    /// Cost: one `head` and at most one one-level listing.
+    /// Cost: one `head` and at most one one-level listing; a glob adds one
+    /// one-level listing per directory a wildcard segment looks into (a
+    /// recursive one only below `**`).
     ///
     /// # Errors
     /// [`StorageError::NotFound`] if nothing is at `url` (an existing empty

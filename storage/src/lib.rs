@@ -33,7 +33,8 @@
 //!   partition into place and writes `_SUCCESS` last.
 //! * [`testing::FailFirst`] wraps a store to inject transient or
 //!   permission failures.
-//! * Every failure is a [`StorageError`] naming the URL and keeping its cause.
+//! * Every failure is a [`StorageError`] naming the URL and keeping its cause, with any
+//!   credentials in a URL (`s3://key:secret@bucket`) shown as `***` ([`redact`]).
 //!
 //! # Example
 //!
@@ -87,3 +88,4 @@ pub use listing::InputFile;
 pub use object_store;
 pub use options::StorageOptions;
 pub use split::{FileSplit, LOCAL_BLOCK_SIZE, plan_splits};
+pub use url::redact;

@@ -118,6 +118,13 @@ impl SplitLines {
         Some(self.next_line()?.map(|range| self.buf.slice(range)))
     }
 
+    /// The file offset where the next line (the one the next pull returns, if any) starts:
+    /// read it before pulling a line to say where that line is. For a compressed file, read
+    /// whole, it is the offset in the decompressed bytes. Cost: O(1).
+    pub fn offset(&self) -> u64 {
+        self.buf_offset + self.pos as u64
+    }
+
     /// The buffer the ranges of [`SplitLines::next_line`] index. Cost: O(1).
     pub fn buffer(&self) -> &Bytes {
         &self.buf

@@ -13,10 +13,17 @@
 //! other files read as described above.
 //!
 //! A URL whose path holds `*`, `?` or `[` is a glob
-//! (`s3://b/logs/2026-*/*.txt`): everything under the directory before
-//! the first wildcard segment is listed recursively and matched segment by
-//! segment (`*` never crosses a `/`); hidden names are skipped at every
-//! level. A glob matching nothing is [`StorageError::NotFound`].
+//! (`s3://b/logs/2026-*/*.txt`), unless an object or directory exists at
+//! exactly that path (`out[1]`, a directory Ember wrote): that is read
+//! literally. To match such names in a glob, escape the character in
+//! brackets: `[[]`, `[*]`, `[?]` (`out[[]1]*` matches `out[1]`, `out[1]-b`).
+//! A glob is matched segment by segment (`*` and `?` never cross a `/`):
+//! a literal directory is entered without listing, a wildcard segment lists
+//! one level of each directory it applies to, and only `**` (any number of
+//! directories) lists a subtree recursively. So `dir/*.txt` lists `dir`
+//! alone, however deep its subdirectories go (a symlink loop below it does
+//! not matter). Hidden names are skipped at every level. A glob matching
+//! nothing is [`StorageError::NotFound`].
 
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -78,8 +85,10 @@ pub(crate) fn is_hidden(name: &str) -> bool {
 
 /// [`Storage::list_inputs`]: see there for the contract.
 pub(crate) fn list_inputs(storage: &Storage, url: &str) -> Result<Vec<InputFile>> {
-    if let Some((base, pattern)) = split_glob(url)? {
-        return list_glob(storage, url, base, &pattern);
+    if let Some(glob) = split_glob(url)?
+        && !exists_literally(storage, url)?
+    {
+        return list_glob(storage, url, glob);
     }
     let location = Location::parse(url)?;
     let store = storage.store(&location)?;
@@ -158,9 +167,55 @@ fn is_existing_dir(location: &Location) -> bool {
     }
 }
 
-/// Splits a glob URL into the location of the directory before its first
-/// wildcard segment and the pattern for the rest; `None` for a plain URL.
-fn split_glob(url: &str) -> Result<Option<(Location, glob::Pattern)>> {
+/// Whether a URL holding wildcard characters names an existing object or directory exactly
+/// as written (`out[1]`), which is then read literally rather than as a glob. Cost: a
+/// metadata look-up for local files; a HEAD and a delimited listing on other stores.
+fn exists_literally(storage: &Storage, url: &str) -> Result<bool> {
+    let Ok(location) = Location::parse(url) else { return Ok(false) };
+    if let Some(path) = location.local_path() {
+        return Ok(std::fs::symlink_metadata(path).is_ok());
+    }
+    let store = storage.store(&location)?;
+    let owned = url.to_owned();
+    storage.run(url, async move {
+        let io = |e| StorageError::io(&owned, e);
+        match store.head(&location.path).await {
+            Ok(_) => return Ok(true),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(io(e)),
+        }
+        let listed = store.list_with_delimiter(Some(&location.path)).await.map_err(io)?;
+        Ok(!listed.objects.is_empty() || !listed.common_prefixes.is_empty())
+    })
+}
+
+/// One segment of a glob's path below its base directory.
+enum Segment {
+    /// No wildcard: the name itself.
+    Literal(String),
+    /// A pattern for one name (`*` and `?` never cross a `/`).
+    Wild(glob::Pattern),
+    /// `**`: any number of directories, matched with the rest of the glob by a recursive
+    /// listing (the only case that walks a subtree).
+    AnyDepth,
+}
+
+/// A glob URL cut at its first wildcard segment: the directory before it, and the segments
+/// from there on.
+struct Glob {
+    base: Location,
+    segments: Vec<Segment>,
+    /// The segments from the first `**` on, as one pattern over the path below it.
+    deep: Option<glob::Pattern>,
+}
+
+/// The pattern options for names and paths: `*` never matches a `/`.
+const MATCH: glob::MatchOptions =
+    glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
+
+/// Splits a glob URL into the directory before its first wildcard segment and the segments
+/// for the rest; `None` for a plain URL.
+fn split_glob(url: &str) -> Result<Option<Glob>> {
     let path_start = match url.find("://") {
         Some(i) if url.starts_with("file://") || url.starts_with("memory://") => i + 3,
         Some(i) => url[i + 3..].find('/').map_or(url.len(), |j| i + 3 + j),
@@ -176,33 +231,92 @@ fn split_glob(url: &str) -> Result<Option<(Location, glob::Pattern)>> {
         None => (".", url),
     };
     let base = if base.ends_with(':') || base.ends_with("://") { format!("{base}/") } else { base.to_owned() };
-    let location = Location::parse(if base.is_empty() { "/" } else { &base })?;
-    let pattern = glob::Pattern::new(pattern).map_err(|e| StorageError::invalid(url, format!("bad glob: {e}")))?;
-    Ok(Some((location, pattern)))
+    let base = Location::parse(if base.is_empty() { "/" } else { &base })?;
+    let bad = |e: glob::PatternError| StorageError::invalid(url, format!("bad glob: {e}"));
+    let raw: Vec<&str> = pattern.split('/').collect();
+    let mut segments = Vec::with_capacity(raw.len());
+    let mut deep = None;
+    for (i, segment) in raw.iter().enumerate() {
+        if *segment == "**" && deep.is_none() {
+            deep = Some(glob::Pattern::new(&raw[i..].join("/")).map_err(bad)?);
+        }
+        segments.push(if *segment == "**" {
+            Segment::AnyDepth
+        } else if segment.contains(['*', '?', '[']) {
+            Segment::Wild(glob::Pattern::new(segment).map_err(bad)?)
+        } else {
+            Segment::Literal((*segment).to_owned())
+        });
+    }
+    Ok(Some(Glob { base, segments, deep }))
 }
 
-/// Lists the visible objects under `base` whose path below it matches `pattern`.
-fn list_glob(storage: &Storage, url: &str, base: Location, pattern: &glob::Pattern) -> Result<Vec<InputFile>> {
+impl Segment {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Self::Literal(literal) => literal == name,
+            Self::Wild(pattern) => pattern.matches_with(name, MATCH),
+            Self::AnyDepth => true,
+        }
+    }
+}
+
+/// Lists the visible objects below `glob.base` whose path matches the glob, segment by
+/// segment: one delimited listing per directory a wildcard segment must look into, none for
+/// a literal directory, and a recursive listing only below a `**`. So `dir/*.txt` lists
+/// `dir` alone, and nothing outside what the pattern can match is walked (a symlink loop
+/// elsewhere below does not matter).
+fn list_glob(storage: &Storage, url: &str, glob: Glob) -> Result<Vec<InputFile>> {
+    let Glob { base, segments, deep } = glob;
     let store = storage.store(&base)?;
-    let prefix = base.path.clone();
-    let owned = url.to_owned();
+    let (owned, root) = (url.to_owned(), base.path.clone());
     let metas: Vec<ObjectMeta> = storage.run(url, async move {
-        store.list(Some(&prefix)).try_collect().await.map_err(|e| StorageError::io(&owned, e))
+        let io = |e| StorageError::io(&owned, e);
+        let mut dirs = vec![root];
+        let mut found = Vec::new();
+        for (i, segment) in segments.iter().enumerate() {
+            let last = i + 1 == segments.len();
+            match segment {
+                Segment::AnyDepth => {
+                    let deep = deep.as_ref().expect("split_glob made the pattern for the first **");
+                    for dir in &dirs {
+                        let skip = dir.parts_count();
+                        let below: Vec<ObjectMeta> = store.list(Some(dir)).try_collect().await.map_err(io)?;
+                        found.extend(below.into_iter().filter(|meta| {
+                            let parts: Vec<String> =
+                                meta.location.parts().skip(skip).map(|p| p.as_ref().to_owned()).collect();
+                            !parts.iter().any(|p| is_hidden(p)) && deep.matches_with(&parts.join("/"), MATCH)
+                        }));
+                    }
+                    break;
+                }
+                Segment::Literal(name) if !last => {
+                    dirs = if is_hidden(name) {
+                        Vec::new()
+                    } else {
+                        dirs.iter().map(|d| d.clone().join(name.as_str())).collect()
+                    };
+                }
+                _ => {
+                    let listings = dirs.iter().map(|dir| store.list_with_delimiter(Some(dir)));
+                    let listings = futures::future::try_join_all(listings).await.map_err(io)?;
+                    let visible = |path: &Path| path.filename().is_some_and(|n| !is_hidden(n) && segment.matches(n));
+                    if last {
+                        found.extend(listings.into_iter().flat_map(|l| l.objects).filter(|m| visible(&m.location)));
+                    } else {
+                        dirs = listings.into_iter().flat_map(|l| l.common_prefixes).filter(|p| visible(p)).collect();
+                    }
+                }
+            }
+        }
+        Ok(found)
     })?;
-    let options = glob::MatchOptions { require_literal_separator: true, ..glob::MatchOptions::new() };
-    let skip = base.path.parts_count();
-    let mut files: Vec<InputFile> = metas
-        .into_iter()
-        .filter(|meta| {
-            let below: Vec<String> = meta.location.parts().skip(skip).map(|p| p.as_ref().to_owned()).collect();
-            !below.iter().any(|p| is_hidden(p)) && pattern.matches_with(&below.join("/"), options)
-        })
-        .map(|meta| InputFile::from_meta(&base, meta))
-        .collect();
+    let mut files: Vec<InputFile> = metas.into_iter().map(|meta| InputFile::from_meta(&base, meta)).collect();
     if files.is_empty() {
-        return Err(StorageError::NotFound { url: url.to_owned() });
+        return Err(StorageError::NotFound { url: crate::error::shown(url) });
     }
     files.sort_by(|a, b| a.location.path.cmp(&b.location.path));
+    files.dedup_by(|a, b| a.location.path == b.location.path);
     Ok(files)
 }
 

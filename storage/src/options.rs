@@ -11,6 +11,19 @@
 //! `allow_http`, ...). Each option is offered to every store kind; a
 //! store ignores the keys it does not know, but a key that no store of this
 //! build knows is an error when the [`crate::Storage`] is created.
+//!
+//! # Timeouts
+//!
+//! A remote request fails fast when its endpoint goes silent: connecting may take
+//! [`DEFAULT_CONNECT_TIMEOUT`], each read of the response (headers or body) may wait
+//! [`DEFAULT_READ_TIMEOUT`] for bytes, and retries stop [`DEFAULT_RETRY_TIMEOUT`] after the
+//! first try. An endpoint that accepts connections and never answers therefore fails a call
+//! in about 10 s (at most the retry timeout plus one read timeout, 15 s), where
+//! `object_store`'s own defaults took 181 s. A large transfer is not cut short: the read
+//! timeout restarts with every read, and only `object_store`'s whole-request `timeout`
+//! (30 s) bounds one request. Set `connect_timeout`, `read_timeout` or `timeout` (values
+//! such as `"30s"` or `"500ms"`) as options or in the environment with the store's prefix
+//! (`AWS_READ_TIMEOUT=30s`), and the retry window with [`StorageOptions::retry`].
 
 use std::time::Duration;
 
@@ -37,6 +50,17 @@ pub struct StorageOptions {
     retry: Retry,
 }
 
+/// How long connecting to a remote store may take, as `object_store` sets it.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a remote request may wait for the next bytes of its response, unless the
+/// `read_timeout` option says otherwise: a healthy store answers within milliseconds.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long after a request's first try its retries stop, unless [`StorageOptions::retry`]
+/// says otherwise.
+pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The retry policy for transient errors of remote stores, handed to `object_store`'s
 /// clients when they are built.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,13 +73,13 @@ pub(crate) struct Retry {
 }
 
 impl Default for StorageOptions {
-    /// No options (the environment alone), and `object_store`'s default
-    /// retry policy: up to 10 retries within 180 s, backoff from 100 ms to
-    /// 15 s, doubling.
+    /// No options (the environment alone), and a retry policy of up to 10
+    /// retries within [`DEFAULT_RETRY_TIMEOUT`] (10 s; `object_store`'s own
+    /// is 180 s), backoff from 100 ms to 15 s, doubling.
     fn default() -> Self {
         let retry = Retry {
             max_retries: 10,
-            timeout: Duration::from_secs(180),
+            timeout: DEFAULT_RETRY_TIMEOUT,
             init_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(15),
             base: 2.0,

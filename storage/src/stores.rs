@@ -66,10 +66,41 @@ fn retry_config(options: &StorageOptions) -> object_store::RetryConfig {
     }
 }
 
+/// Ember's defaults for the client options that neither the environment nor the storage
+/// options set (see [`crate::options`]): `object_store` has no read timeout, so a silent
+/// endpoint held each try for its whole 30 s request timeout.
+#[cfg(feature = "cloud")]
+fn client_defaults() -> [(object_store::ClientConfigKey, String); 2] {
+    use object_store::ClientConfigKey as C;
+    let secs = |d: std::time::Duration| format!("{}ms", d.as_millis());
+    [
+        (C::ConnectTimeout, secs(crate::options::DEFAULT_CONNECT_TIMEOUT)),
+        (C::ReadTimeout, secs(crate::options::DEFAULT_READ_TIMEOUT)),
+    ]
+}
+
+/// The options for `builder` with Ember's client defaults for what the user left unset:
+/// `is_set` says whether the builder (from the environment) or `options` already set a key.
+#[cfg(feature = "cloud")]
+fn with_defaults<'a>(
+    options: &'a StorageOptions,
+    is_set: impl Fn(object_store::ClientConfigKey) -> bool,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    let given = |key: &object_store::ClientConfigKey| {
+        options.options().iter().any(|(k, _)| k.parse::<object_store::ClientConfigKey>().ok().as_ref() == Some(key))
+    };
+    let defaults: Vec<(String, String)> = client_defaults()
+        .into_iter()
+        .filter(|(key, _)| !given(key) && !is_set(*key))
+        .map(|(key, value)| (key.as_ref().to_owned(), value))
+        .collect();
+    defaults.into_iter().chain(options.options().iter().cloned())
+}
+
 /// The refusal of a URL whose store kind this build lacks.
 #[cfg_attr(all(feature = "s3", feature = "gcs", feature = "azure", feature = "http"), allow(dead_code))]
 fn disabled(url: &str, feature: &'static str) -> StorageError {
-    StorageError::FeatureDisabled { url: url.to_owned(), feature }
+    StorageError::FeatureDisabled { url: crate::error::shown(url), feature }
 }
 
 /// Builds the client for the remote store of `location` (`url` is for
@@ -96,9 +127,11 @@ pub(crate) fn build_store(options: &StorageOptions, location: &Location, url: &s
 #[cfg(feature = "s3")]
 fn s3(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
-    let opts = options.options().iter();
-    let builder = opts.fold(AmazonS3Builder::from_env(), |b, (k, v)| match k.parse() {
+    let fail = |source| StorageError::store_config(url, source);
+    let env = AmazonS3Builder::from_env();
+    let set = |key| env.get_config_value(&AmazonS3ConfigKey::Client(key)).is_some();
+    let opts: Vec<(String, String)> = with_defaults(options, set).collect();
+    let builder = opts.into_iter().fold(env, |b, (k, v)| match k.parse() {
         Ok(key) => b.with_config(key, v),
         Err(_) => b,
     });
@@ -126,9 +159,11 @@ fn s3(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>> 
 #[cfg(feature = "gcs")]
 fn gcs(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
-    let opts = options.options().iter();
-    let builder = opts.fold(GoogleCloudStorageBuilder::from_env(), |b, (k, v)| match k.parse() {
+    let fail = |source| StorageError::store_config(url, source);
+    let env = GoogleCloudStorageBuilder::from_env();
+    let set = |key| env.get_config_value(&GoogleConfigKey::Client(key)).is_some();
+    let opts: Vec<(String, String)> = with_defaults(options, set).collect();
+    let builder = opts.into_iter().fold(env, |b, (k, v)| match k.parse() {
         Ok(key) => b.with_config(key, v),
         Err(_) => b,
     });
@@ -150,9 +185,11 @@ fn gcs(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>>
 #[cfg(feature = "azure")]
 fn azure(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
-    let opts = options.options().iter();
-    let builder = opts.fold(MicrosoftAzureBuilder::from_env(), |b, (k, v)| match k.parse() {
+    let fail = |source| StorageError::store_config(url, source);
+    let env = MicrosoftAzureBuilder::from_env();
+    let set = |key| env.get_config_value(&AzureConfigKey::Client(key)).is_some();
+    let opts: Vec<(String, String)> = with_defaults(options, set).collect();
+    let builder = opts.into_iter().fold(env, |b, (k, v)| match k.parse() {
         Ok(key) => b.with_config(key, v),
         Err(_) => b,
     });
@@ -183,8 +220,9 @@ fn azure(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore
 #[cfg(feature = "http")]
 fn http(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
     use object_store::http::HttpBuilder;
-    let fail = |source| StorageError::StoreConfig { url: url.to_owned(), source };
-    let opts = options.options().iter();
+    let fail = |source| StorageError::store_config(url, source);
+    // HTTP stores read no environment: the defaults go first, any option wins.
+    let opts = with_defaults(options, |_| false);
     let builder = opts.fold(HttpBuilder::new(), |b, (k, v)| match k.parse() {
         Ok(key) => b.with_config(key, v),
         Err(_) => b,
@@ -220,7 +258,7 @@ const AZURE_CREDENTIALS: &str = "set AZURE_STORAGE_ACCOUNT_KEY, a SAS token (AZU
 
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 fn missing(url: &str, hint: &'static str) -> StorageError {
-    StorageError::MissingCredentials { url: url.to_owned(), hint }
+    StorageError::MissingCredentials { url: crate::error::shown(url), hint }
 }
 
 /// Whether `gcloud auth application-default login` left credentials where the GCS client
@@ -230,4 +268,26 @@ fn gcloud_default_credentials() -> bool {
     std::env::var_os("HOME").is_some_and(|home| {
         std::path::Path::new(&home).join(".config/gcloud/application_default_credentials.json").is_file()
     })
+}
+
+#[cfg(all(test, feature = "cloud"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_defaults_fill_only_what_is_unset() {
+        let keys = |options: &StorageOptions, set: &dyn Fn(object_store::ClientConfigKey) -> bool| {
+            with_defaults(options, set).collect::<Vec<_>>()
+        };
+        let none = StorageOptions::default();
+        let all = keys(&none, &|_| false);
+        assert_eq!(
+            all,
+            [("connect_timeout".to_owned(), "5000ms".to_owned()), ("read_timeout".into(), "5000ms".into())]
+        );
+        let given = StorageOptions::default().option("read_timeout", "30s");
+        assert_eq!(keys(&given, &|_| false)[1..], [("read_timeout".to_owned(), "30s".to_owned())]);
+        let from_env = keys(&none, &|k| k == object_store::ClientConfigKey::ReadTimeout);
+        assert_eq!(from_env.len(), 1, "{from_env:?}");
+    }
 }

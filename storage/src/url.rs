@@ -18,6 +18,7 @@
 //! `scheme://authority/key`, and parsing a display form gives back the
 //! same location.
 
+use std::borrow::Cow;
 use std::path::{Component, PathBuf};
 
 use object_store::path::Path;
@@ -128,7 +129,7 @@ impl Location {
                     location.key.authority = authority.to_owned();
                     Ok(location)
                 }
-                _ => Err(StorageError::UnsupportedScheme { url: url.to_owned(), scheme: scheme.to_owned() }),
+                _ => Err(StorageError::UnsupportedScheme { url: crate::error::shown(url), scheme: scheme.to_owned() }),
             };
         }
         if let Some(rest) = url.strip_prefix("file:") {
@@ -217,6 +218,51 @@ impl Location {
     }
 }
 
+/// `text` with the credentials of every URL in it (also one with a mistyped `://`) replaced
+/// by `***`: `s3://key:secret@b/k`
+/// becomes `s3://***@b/k`, `https://user:pass@host/p` becomes `https://***@host/p`. Every
+/// error message and log line that shows a URL goes through it. Cost: one pass over `text`;
+/// no allocation when there is nothing to redact.
+///
+/// The user part of a URL is what precedes an `@` in its authority; a secret holding an
+/// unescaped `/` (as AWS secret keys may) is recognised by the `:` before it, so
+/// `s3://id:se/cret@bucket/k` is redacted whole while `s3://bucket/dir/a@b.txt`, an `@` in a
+/// path, is left alone.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    // After `://`, and after the `:/` or `//` of a mistyped URL (`s3:/id:secret@b`), which
+    // errors quote too.
+    while let Some(i) = text[from..].find(":/").into_iter().chain(text[from..].find("//")).min() {
+        let start = from + i + text[from + i..].find(|c| c != ':' && c != '/').unwrap_or(text.len() - from - i);
+        let rest = &text[start..];
+        let word =
+            rest.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`')).unwrap_or(rest.len());
+        let credentials = rest[..word].find('@').filter(|&at| {
+            let user = &rest[..at];
+            match user.find('/') {
+                None => !user.is_empty(),
+                Some(slash) => user[..slash].contains(':'),
+            }
+        });
+        match credentials {
+            Some(at) => {
+                out.push_str(&text[copied..start]);
+                out.push_str("***");
+                copied = start + at;
+                from = copied;
+            }
+            None => from = start,
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
 /// Splits `scheme://rest` when the part before `://` is a valid URL scheme
 /// (a letter, then letters, digits, `+`, `-`, `.`).
 fn split_scheme(url: &str) -> Option<(&str, &str)> {
@@ -249,6 +295,23 @@ fn mistyped_url(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_redacted_and_nothing_else_is() {
+        for (raw, shown) in [
+            ("s3://key:secret@bucket/x", "s3://***@bucket/x"),
+            ("https://user:pass@host:8080/p?q=1", "https://***@host:8080/p?q=1"),
+            ("https://token@host/p", "https://***@host/p"),
+            ("s3://AKID:wJal/K7MD@bucket/key", "s3://***@bucket/key"),
+            ("GET http://u:p@h/x failed (see s3://a:b@c/d)", "GET http://***@h/x failed (see s3://***@c/d)"),
+            ("did you mean s3:/id:key@b/k?", "did you mean s3:/***@b/k?"),
+        ] {
+            assert_eq!(redact(raw), shown, "{raw}");
+        }
+        for plain in ["s3://bucket/dir/a@b.txt", "s3://bucket/dir:x/a@b", "file:///tmp/a@b", "no url at all", "x://"] {
+            assert!(matches!(redact(plain), Cow::Borrowed(_)), "{plain}");
+        }
+    }
 
     #[test]
     fn mistyped_urls_get_a_hint_and_real_paths_do_not() {

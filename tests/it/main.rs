@@ -12,6 +12,7 @@ mod persist;
 mod planner;
 mod properties;
 mod recovery;
+mod scratch;
 mod send_sync;
 mod shared_vars;
 mod spark_ops;

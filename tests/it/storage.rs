@@ -435,3 +435,113 @@ fn a_missing_bucket_is_an_error_naming_the_url() -> TestResult {
     assert!(err.to_string().contains(url), "{err}");
     Ok(())
 }
+
+/// A TCP endpoint that accepts connections and never answers (holding them open). Returns
+/// its `http://` URL.
+fn silent_endpoint() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().flatten().collect();
+        drop(held);
+    });
+    Ok(url)
+}
+
+#[test]
+fn a_silent_s3_endpoint_fails_within_the_documented_timeout() -> TestResult {
+    use ember::storage::options::{DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_TIMEOUT};
+    // The endpoint and credentials are options, which win over a test server's AWS_*
+    // variables; the timeouts are Ember's defaults.
+    let options = ember::storage::StorageOptions::default()
+        .option("aws_endpoint", silent_endpoint()?)
+        .option("aws_allow_http", "true")
+        .option("aws_access_key_id", "test")
+        .option("aws_secret_access_key", "test")
+        .option("aws_region", "us-east-1");
+    let ctx = Context::builder().threads(1).storage_options(options).build()?;
+    let url = "s3://silent-bucket/in/a.txt";
+    let started = std::time::Instant::now();
+    let err = ctx.storage().get(url).unwrap_err();
+    let elapsed = started.elapsed();
+    let bound = DEFAULT_RETRY_TIMEOUT + DEFAULT_READ_TIMEOUT + Duration::from_secs(2);
+    assert!(elapsed < bound, "a silent endpoint took {elapsed:?} to fail (documented: under {bound:?}): {err}");
+    assert!(elapsed >= DEFAULT_READ_TIMEOUT, "failed after {elapsed:?}, before any timeout: {err}");
+    assert!(err.to_string().contains(url), "{err}");
+    eprintln!("a silent S3 endpoint failed after {elapsed:?}: {err}");
+    Ok(())
+}
+
+#[test]
+fn a_bad_json_line_is_named_by_its_line_in_the_first_split_else_its_byte_offset() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("visits.json");
+    let good: Vec<String> = visits(1000).iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    let with_bad = |bad_line: usize| -> std::io::Result<u64> {
+        let mut lines = good.clone();
+        lines[bad_line - 1] = "{not json".to_owned();
+        std::fs::write(&path, lines.join("\n") + "\n")?;
+        Ok(lines[..bad_line - 1].iter().map(|l| l.len() as u64 + 1).sum())
+    };
+    let ctx = context()?;
+    let url = path.to_str().ok_or("a UTF-8 path")?;
+    with_bad(3)?;
+    let err = ctx.json_file::<Visit>(url, 4)?.collect().unwrap_err().to_string();
+    assert!(err.contains("visits.json") && err.contains("line 3:"), "{err}");
+    let offset = with_bad(900)?;
+    let rdd = ctx.json_file::<Visit>(url, 4)?;
+    assert!(rdd.num_partitions() >= 4, "the file is read in several splits");
+    let err = rdd.collect().unwrap_err().to_string();
+    assert!(err.contains("visits.json") && err.contains(&format!("the line starting at byte {offset} ")), "{err}");
+    Ok(())
+}
+
+/// Every message an error can be printed as: its text, its debug form and its causes.
+fn all_text(err: &dyn std::error::Error) -> String {
+    let mut text = format!("{err} / {err:?}");
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(" / {c} / {c:?}"));
+        cause = c.source();
+    }
+    text
+}
+
+#[test]
+fn credentials_inside_urls_never_appear_in_errors() -> TestResult {
+    const SECRET: &str = "hunter2secret";
+    // A closed port and no retries: every request fails at once.
+    let ctx = Context::builder()
+        .threads(1)
+        .max_task_attempts(1)
+        .storage_option("aws_endpoint", "http://127.0.0.1:1")
+        .storage_option("aws_allow_http", "true")
+        .storage_option("aws_access_key_id", "test")
+        .storage_option("aws_secret_access_key", "test")
+        .storage_option("aws_region", "us-east-1")
+        .storage_option("allow_http", "true")
+        .storage_retry(0, Duration::from_secs(1))
+        .build()?;
+    let urls = [
+        format!("s3://AKIDEXAMPLE:{SECRET}@bkt/in/a.txt"),
+        format!("s3://AKIDEXAMPLE:wJal/{SECRET}@bkt/in/a.txt"),
+        format!("http://user:{SECRET}@127.0.0.1:1/in/a.txt"),
+        format!("https://{SECRET}@127.0.0.1:1/in/a.txt"),
+        format!("ftp://user:{SECRET}@host/in/a.txt"),
+        format!("s3:/user:{SECRET}@bkt/in/a.txt"),
+        format!("memory://AKID:{SECRET}@bkt/none/*.txt"),
+    ];
+    for url in &urls {
+        let err = match ctx.text_file(url, 1) {
+            Ok(rdd) => rdd.collect().expect_err("nothing is there"),
+            Err(err) => err,
+        };
+        let text = all_text(&err);
+        assert!(!text.contains(SECRET), "{url}: {text}");
+        assert!(text.contains("***@"), "{url}: the URL is still named: {text}");
+        let err = ctx.storage().get(url).expect_err("nothing is there");
+        let text = all_text(&err);
+        assert!(!text.contains(SECRET) && text.contains("***@"), "{url}: {text}");
+    }
+    Ok(())
+}

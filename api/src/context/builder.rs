@@ -134,7 +134,8 @@ impl ContextBuilder {
 
     /// Retries a remote request failing with a transient error (5xx, throttling, a dropped
     /// connection) up to `max_retries` times within `timeout`, with exponential backoff
-    /// (`object_store`'s retry policy; the default is 10 retries within 180 s). Task retries
+    /// (`object_store`'s retry policy; the default is 10 retries within 10 s, see
+    /// [`ember_storage::options`] for the timeouts of each try). Task retries
     /// ([`ContextBuilder::max_task_attempts`]) come on top.
     pub fn storage_retry(mut self, max_retries: usize, timeout: std::time::Duration) -> Self {
         self.storage = self.storage.retry(max_retries, timeout);

@@ -23,6 +23,17 @@ fn parse_json<T: DeserializeOwned>(line: &str) -> serde_json::Result<T> {
     serde_json::from_str(line)
 }
 
+/// Where a bad line is, for its error: its line number in the file when the split starts the
+/// file, else its byte offset (counting the lines before a later split would mean reading the
+/// file up to it).
+fn line_place(split: &FileSplit, number: u64, offset: u64) -> String {
+    if split.start == 0 {
+        format!("line {number}")
+    } else {
+        format!("the line starting at byte {offset} (the line number is not known in a later split)")
+    }
+}
+
 impl Context {
     /// Distributes a local collection over `slices` partitions: partition `i` holds
     /// `data[i·len/slices .. (i+1)·len/slices]`, as Spark slices it. Lazy, like every source.
@@ -71,7 +82,9 @@ impl Context {
     /// The lines of a text file, of every visible file of a directory (names starting with
     /// `_` or `.` are skipped, as Hadoop does), or of every file matching a glob
     /// (`s3://bucket/logs/2026-*/*.txt`), as an `Rdd<String>`. `path` is a bare path or a
-    /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`.
+    /// URL: `file://`, `memory://`, `s3://`, `gs://`, `az://`, `http(s)://`. A path that
+    /// exists exactly as written (`out[1]`) is read literally, not as a glob; inside a glob,
+    /// `[[]` matches a `[` (see [`crate::storage::listing`] for how globs are listed).
     ///
     /// Files are split into byte ranges as Hadoop's `FileInputFormat` does: at least
     /// `min_partitions` splits overall, at most 32 MiB each. A local file's split is read 64 KiB
@@ -225,7 +238,10 @@ impl Context {
     ///
     /// # Errors
     /// an error of kind [`NotFound`](crate::ErrorKind::NotFound) naming the path when nothing is there; when a job runs,
-    /// an error of kind [`TaskFailed`](crate::ErrorKind::TaskFailed) whose cause names the file and the line that is not a valid `T`.
+    /// an error of kind [`TaskFailed`](crate::ErrorKind::TaskFailed) whose cause names the file and the line that is not a valid `T`: its line number in the
+    /// file (`line 7`) when the line is in the file's first split, else the byte offset in
+    /// the file where it starts (`the line starting at byte 1234`), as the lines before a
+    /// later split are not counted.
     ///
     /// # Examples
     /// ```
@@ -246,8 +262,13 @@ impl Context {
         let splits = plan_splits(&files, min_partitions);
         let read: ReadSplit<T> = decoded(|storage: &Storage, split: &FileSplit| {
             let mut out = Vec::new();
-            for (i, line) in storage.read_split(split)?.enumerate() {
+            let mut lines = storage.read_split(split)?;
+            let mut number = 0u64;
+            loop {
+                let at = lines.offset();
+                let Some(line) = lines.next() else { break };
                 let line = line?;
+                number += 1;
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -255,7 +276,7 @@ impl Context {
                     StorageError::format(
                         &split.file.url,
                         "JSON lines",
-                        format!("line {} of the split starting at byte {}: {e}", i + 1, split.start),
+                        format!("{}: {e}", line_place(split, number, at)),
                     )
                 })?;
                 out.push(value);

@@ -227,11 +227,11 @@ struct DiskStore {
 
 impl DiskStore {
     fn write(&self, id: BlockId, bytes: &[u8]) -> u64 {
-        let Some(dir) = self.dir.get_or_init(|| tempfile::Builder::new().prefix("ember-blocks-").tempdir().ok()) else {
+        let Some(dir) = self.dir.get_or_init(|| crate::scratch::create_dir("ember-blocks").ok()) else {
             return 0;
         };
         let path = dir.path().join(id.file_name());
-        match std::fs::write(&path, bytes) {
+        match crate::scratch::write_file(&path, bytes) {
             Ok(()) => {
                 lock(&self.files).insert(id, path);
                 bytes.len() as u64
@@ -287,5 +287,21 @@ mod tests {
         bm.unpersist(node);
         assert!(bm.get(id(0)).is_none() && bm.get(id(1)).is_none());
         assert!(bm.was_stored(id(0)));
+    }
+
+    #[test]
+    fn disk_blocks_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let bm = BlockManager::new(Arc::new(MemoryManager::new(1 << 20, 1)));
+        let node = NodeId(2);
+        bm.persist(node, StorageLevel::DiskOnly, Arc::new(()));
+        let id = BlockId::rdd(node, crate::ids::PartitionId(0));
+        let encode: Arc<EncodeFn> = Arc::new(|_| Vec::new());
+        let report = bm.put(id, StorageLevel::DiskOnly, BlockData::Bytes(Bytes::from_static(b"secret")), Some(encode));
+        assert_eq!(report.bytes_spilled, 6);
+        let Some(Some(dir)) = bm.disk.dir.get() else { panic!("the disk store made its directory") };
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&dir.path().join(id.file_name())), 0o600);
     }
 }

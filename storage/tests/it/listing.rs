@@ -91,3 +91,70 @@ fn unsupported_and_invalid_urls_are_typed_errors() {
     let err = storage.list_inputs("file://remote-host/x").unwrap_err();
     assert!(matches!(err, StorageError::InvalidUrl { .. }), "{err:?}");
 }
+
+#[test]
+fn a_one_segment_glob_lists_one_directory_and_ignores_a_symlink_loop_below() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("a.txt"), "a\n").unwrap();
+    std::fs::write(root.join("b.log"), "b\n").unwrap();
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    std::fs::write(root.join("sub/deeper/c.txt"), "c\n").unwrap();
+    // A loop: walking the whole tree below `root` fails on it (or never ends).
+    std::os::unix::fs::symlink(root.join("sub"), root.join("sub/deeper/loop")).unwrap();
+    let names = |pattern: &str| -> Vec<String> {
+        let url = format!("{}/{pattern}", root.display());
+        let files = storage.list_inputs(&url).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        files.iter().map(|f| f.name().unwrap_or_default().to_owned()).collect()
+    };
+    assert_eq!(names("*.txt"), ["a.txt"]);
+    assert_eq!(names("s*/d*/*.txt"), ["c.txt"]);
+    assert_eq!(names("sub/deeper/*.txt"), ["c.txt"]);
+    assert_eq!(names("*/*/c.?xt"), ["c.txt"]);
+    for nothing in ["nope/*.txt", "a.txt/*", "*.csv", "sub/*/nope/*"] {
+        let err = storage.list_inputs(&format!("{}/{nothing}", root.display())).unwrap_err();
+        assert!(err.is_not_found(), "{nothing}: {err}");
+    }
+}
+
+#[test]
+fn recursive_globs_still_match_at_any_depth() {
+    let storage = storage();
+    for key in ["x/a.txt", "x/y/b.txt", "x/y/z/c.txt", "x/y/z/d.log", "x/_hidden/e.txt"] {
+        storage.put(&format!("memory://deep/{key}"), bytes::Bytes::from_static(b"1")).unwrap();
+    }
+    let files = storage.list_inputs("memory://deep/x/**/*.txt").unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f.path().as_ref()).collect();
+    assert_eq!(paths, ["deep/x/a.txt", "deep/x/y/b.txt", "deep/x/y/z/c.txt"]);
+}
+
+#[test]
+fn a_path_that_exists_as_written_is_read_literally_and_brackets_escape_in_globs() {
+    let storage = storage();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out[1]");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("part-00000"), "x\n").unwrap();
+    std::fs::write(out.join("_SUCCESS"), "").unwrap();
+    std::fs::write(dir.path().join("out1"), "not me\n").unwrap();
+    let file = dir.path().join("f[2].txt");
+    std::fs::write(&file, "y\n").unwrap();
+    let root = dir.path().display();
+    // Literally: the directory `out[1]` (not the file `out1`, which the glob `out[1]` matches).
+    let files = storage.list_inputs(&format!("{root}/out[1]")).unwrap();
+    assert_eq!(files.iter().map(|f| f.name().unwrap()).collect::<Vec<_>>(), ["part-00000"]);
+    assert_eq!(storage.list_inputs(file.to_str().unwrap()).unwrap()[0].name(), Some("f[2].txt"));
+    // Not there as written: a glob.
+    let files = storage.list_inputs(&format!("{root}/out[0-9]")).unwrap();
+    assert_eq!(files.iter().map(|f| f.name().unwrap()).collect::<Vec<_>>(), ["out1"]);
+    // Escaped brackets match the names holding them.
+    let files = storage.list_inputs(&format!("{root}/out[[]1]/part-*")).unwrap();
+    assert_eq!(files.len(), 1);
+    let files = storage.list_inputs(&format!("{root}/f[[]?].txt")).unwrap();
+    assert_eq!(files.iter().map(|f| f.name().unwrap()).collect::<Vec<_>>(), ["f[2].txt"]);
+    // The same on an object store.
+    storage.put("memory://lit/out[1]/part-00000", bytes::Bytes::from_static(b"z")).unwrap();
+    assert_eq!(storage.list_inputs("memory://lit/out[1]").unwrap().len(), 1);
+    assert!(storage.list_inputs("memory://lit/out[2]").unwrap_err().is_not_found());
+}
