@@ -274,6 +274,22 @@ impl StorageError {
         Self::Format { url: shown(url), format, reason: redact(&reason.to_string()).into_owned() }
     }
 
+    /// Builds [`StorageError::OutputBusy`].
+    pub(crate) fn busy(url: &str, holder: impl Into<String>) -> Self {
+        Self::OutputBusy { url: shown(url), holder: holder.into() }
+    }
+
+    /// Builds [`StorageError::IncompleteOutput`].
+    pub(crate) fn incomplete(url: &str, detail: impl Into<String>) -> Self {
+        Self::IncompleteOutput { url: shown(url), detail: detail.into() }
+    }
+
+    /// Builds [`StorageError::OverwritesInput`]: the output `url` holds the job's input file
+    /// `input`.
+    pub fn overwrites_input(url: &str, input: &str) -> Self {
+        Self::OverwritesInput { url: shown(url), input: shown(input) }
+    }
+
     /// Builds [`StorageError::InvalidUrl`].
     pub(crate) fn invalid(url: &str, reason: impl fmt::Display) -> Self {
         Self::InvalidUrl { url: shown(url), reason: redact(&reason.to_string()).into_owned() }

@@ -154,7 +154,7 @@ fn refuse_if_incomplete(storage: &Storage, root: &Location, temporary: bool) -> 
         None if temporary => "it holds temporary files and no committed manifest".to_owned(),
         None => return Ok(()),
     };
-    Err(StorageError::IncompleteOutput { url: root.url(), detail })
+    Err(StorageError::incomplete(&root.url(), detail))
 }
 
 /// Whether `location` is an existing directory. Only local files have

@@ -148,7 +148,7 @@ fn claim_location(output: &Location) -> Location {
 }
 
 fn busy(output: &Location, holder: String) -> StorageError {
-    StorageError::OutputBusy { url: output.url(), holder }
+    StorageError::busy(&output.url(), holder)
 }
 
 fn put_create(storage: &Storage, location: &Location, bytes: Bytes) -> Result<()> {

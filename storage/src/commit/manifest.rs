@@ -231,10 +231,7 @@ fn put(storage: &Storage, root: &Location, manifest: &Manifest, mode: PutMode) -
         let options = PutOptions { mode, ..PutOptions::default() };
         store.put_opts(&location.path, PutPayload::from(bytes), options).await.map(|_| ()).map_err(|e| match e {
             object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
-                StorageError::OutputBusy {
-                    url: output.clone(),
-                    holder: "a writer that did not claim it (its manifest changed during this save)".to_owned(),
-                }
+                StorageError::busy(&output, "a writer that did not claim it (its manifest changed during this save)")
             }
             e => StorageError::io(&url, e),
         })

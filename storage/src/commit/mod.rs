@@ -229,7 +229,7 @@ impl OutputJob {
             State::Committed => return Ok(()),
             State::Aborted => {
                 let detail = "its save was aborted before the commit".to_owned();
-                return Err(StorageError::IncompleteOutput { url: self.url.clone(), detail });
+                return Err(StorageError::incomplete(&self.url, detail));
             }
         }
         let committed = accepted.and_then(|accepted| self.publish(&accepted));
@@ -339,7 +339,7 @@ pub(crate) fn clean_output(storage: &Storage, url: &str) -> Result<()> {
     if let Some(holder) = claim::holder(storage, &root)?
         && holder.runs_here()
     {
-        return Err(StorageError::OutputBusy { url: root.url(), holder: holder.to_string() });
+        return Err(StorageError::busy(&root.url(), holder.to_string()));
     }
     remove_leftovers(storage, &root)?;
     claim::remove(storage, &root)

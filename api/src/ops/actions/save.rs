@@ -397,7 +397,7 @@ fn refuse_overwriting_input(root: &Arc<dyn LineageNode>, path: &str) -> Result<(
             continue;
         }
         if let Some(input) = node.input_files().into_iter().find(|f| *f == output || f.starts_with(&under)) {
-            return Err(StorageError::OverwritesInput { url: output, input });
+            return Err(StorageError::overwrites_input(&output, &input));
         }
         stack.extend(node.dependencies().iter().map(|dep| Arc::clone(dep.parent())));
     }
