@@ -28,6 +28,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::multipart::MultipartStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::runtime::Runtime;
 
@@ -62,6 +63,8 @@ struct Inner {
     runtime: Option<Runtime>,
     /// One store per key: local and memory at construction, remote ones on first use.
     stores: Mutex<HashMap<StoreKey, Arc<dyn ObjectStore>>>,
+    /// The same stores as [`MultipartStore`]s, for those whose uploads are addressed by id.
+    multipart: Mutex<HashMap<StoreKey, Arc<dyn MultipartStore>>>,
     /// How remote stores are configured.
     options: StorageOptions,
     /// Spare buffers for split reads of local files.
@@ -99,11 +102,14 @@ impl Storage {
         let mut stores: HashMap<StoreKey, Arc<dyn ObjectStore>> = HashMap::new();
         let key = |scheme| StoreKey { scheme, authority: String::new() };
         stores.insert(key(Scheme::File), Arc::new(LocalFileSystem::new()));
-        stores.insert(key(Scheme::Memory), Arc::new(InMemory::new()));
+        let memory = Arc::new(InMemory::new());
+        stores.insert(key(Scheme::Memory), Arc::clone(&memory) as Arc<dyn ObjectStore>);
+        let multipart: HashMap<StoreKey, Arc<dyn MultipartStore>> = HashMap::from([(key(Scheme::Memory), memory as _)]);
         Ok(Storage {
             inner: Arc::new(Inner {
                 runtime: Some(runtime),
                 stores: Mutex::new(stores),
+                multipart: Mutex::new(multipart),
                 options,
                 buffers: Arc::default(),
             }),
@@ -123,6 +129,7 @@ impl Storage {
         if matches!(location.key.scheme, Scheme::File | Scheme::Memory) || location.path.parts_count() != 0 {
             return Err(StorageError::invalid(store_url, "expected a remote store root such as s3://bucket"));
         }
+        self.inner.multipart.lock().unwrap_or_else(PoisonError::into_inner).remove(&location.key);
         self.stores().insert(location.key, store);
         Ok(())
     }
@@ -328,16 +335,39 @@ impl Storage {
         if let Some(store) = stores.get(&location.key) {
             return Ok(Arc::clone(store));
         }
-        let store: Arc<dyn ObjectStore> =
-            crate::stores::build_store(&self.inner.options, location, &location.url())?.into();
-        stores.insert(location.key.clone(), Arc::clone(&store));
-        Ok(store)
+        let built = crate::stores::build_store(&self.inner.options, location, &location.url())?;
+        if let Some(multipart) = built.multipart {
+            self.inner.multipart.lock().unwrap_or_else(PoisonError::into_inner).insert(location.key.clone(), multipart);
+        }
+        stores.insert(location.key.clone(), Arc::clone(&built.store));
+        Ok(built.store)
+    }
+
+    /// The store of `location` as a [`MultipartStore`], when its multipart uploads are
+    /// addressed by id (S3, GCS, Azure, memory); `None` for local files, HTTP and stores
+    /// registered with [`Storage::register_store`].
+    ///
+    /// # Errors
+    /// [`StorageError::StoreConfig`] if the client cannot be configured.
+    pub(crate) fn multipart_store(&self, location: &Location) -> Result<Option<Arc<dyn MultipartStore>>> {
+        self.store(location)?;
+        Ok(self.inner.multipart.lock().unwrap_or_else(PoisonError::into_inner).get(&location.key).cloned())
     }
 
     /// The store registry. A poisoned lock only means a panic between two
     /// map operations, which leave the map consistent.
     fn stores(&self) -> std::sync::MutexGuard<'_, HashMap<StoreKey, Arc<dyn ObjectStore>>> {
         self.inner.stores.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `request` on the I/O runtime without waiting for it (await the handle inside
+    /// [`Storage::run`]).
+    pub(crate) fn spawn<T, F>(&self, request: F) -> tokio::task::JoinHandle<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.inner.runtime().spawn(request)
     }
 
     /// Runs `request` on the I/O runtime and blocks until it finishes.

@@ -2,7 +2,10 @@
 //! behind its cargo feature (`s3`, `gcs`, `azure`, `http`), so that a build without them
 //! pulls no HTTP or TLS stack. A URL of a kind this build lacks is refused naming the feature.
 
+use std::sync::Arc;
+
 use object_store::ObjectStore;
+use object_store::multipart::MultipartStore;
 
 use crate::error::{Result, StorageError};
 use crate::options::StorageOptions;
@@ -97,6 +100,30 @@ fn with_defaults<'a>(
     defaults.into_iter().chain(options.options().iter().cloned())
 }
 
+/// A remote store's client, as the object store it is and, for stores with multipart
+/// uploads that can be addressed by id (S3, GCS, Azure), as a [`MultipartStore`] too: the
+/// output commit records each upload's id so that a later save can abort the uploads of a
+/// writer that was killed.
+pub(crate) struct Built {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) multipart: Option<Arc<dyn MultipartStore>>,
+}
+
+impl Built {
+    /// A store whose multipart uploads are addressed by id.
+    #[cfg_attr(not(any(feature = "s3", feature = "gcs", feature = "azure")), allow(dead_code))]
+    pub(crate) fn multipart<S: ObjectStore + MultipartStore>(store: S) -> Self {
+        let store = Arc::new(store);
+        Built { store: Arc::clone(&store) as Arc<dyn ObjectStore>, multipart: Some(store) }
+    }
+
+    /// A store without addressable multipart uploads.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn plain<S: ObjectStore>(store: S) -> Self {
+        Built { store: Arc::new(store), multipart: None }
+    }
+}
+
 /// The refusal of a URL whose store kind this build lacks.
 #[cfg_attr(all(feature = "s3", feature = "gcs", feature = "azure", feature = "http"), allow(dead_code))]
 fn disabled(url: &str, feature: &'static str) -> StorageError {
@@ -111,7 +138,7 @@ fn disabled(url: &str, feature: &'static str) -> StorageError {
 /// its configuration (a missing region, a malformed endpoint, ...);
 /// [`StorageError::MissingCredentials`] when nothing says where its credentials come from;
 /// [`StorageError::FeatureDisabled`] for a store kind this build lacks.
-pub(crate) fn build_store(options: &StorageOptions, location: &Location, url: &str) -> Result<Box<dyn ObjectStore>> {
+pub(crate) fn build_store(options: &StorageOptions, location: &Location, url: &str) -> Result<Built> {
     let store_url = location.store_url();
     match location.key.scheme {
         Scheme::S3 => s3(options, store_url, url),
@@ -125,7 +152,7 @@ pub(crate) fn build_store(options: &StorageOptions, location: &Location, url: &s
 }
 
 #[cfg(feature = "s3")]
-fn s3(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn s3(options: &StorageOptions, store_url: String, url: &str) -> Result<Built> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
     let fail = |source| StorageError::store_config(url, source);
     let env = AmazonS3Builder::from_env();
@@ -148,16 +175,16 @@ fn s3(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn 
     if !unsigned && !sources.into_iter().any(set) {
         return Err(missing(url, S3_CREDENTIALS));
     }
-    Ok(Box::new(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
+    Ok(Built::multipart(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
 }
 
 #[cfg(not(feature = "s3"))]
-fn s3(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn s3(_: &StorageOptions, _: String, url: &str) -> Result<Built> {
     Err(disabled(url, "s3"))
 }
 
 #[cfg(feature = "gcs")]
-fn gcs(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn gcs(options: &StorageOptions, store_url: String, url: &str) -> Result<Built> {
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
     let fail = |source| StorageError::store_config(url, source);
     let env = GoogleCloudStorageBuilder::from_env();
@@ -174,16 +201,16 @@ fn gcs(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn
     if !unsigned && !sources.into_iter().any(set) && !gcloud_default_credentials() {
         return Err(missing(url, GCS_CREDENTIALS));
     }
-    Ok(Box::new(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
+    Ok(Built::multipart(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
 }
 
 #[cfg(not(feature = "gcs"))]
-fn gcs(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn gcs(_: &StorageOptions, _: String, url: &str) -> Result<Built> {
     Err(disabled(url, "gcs"))
 }
 
 #[cfg(feature = "azure")]
-fn azure(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn azure(options: &StorageOptions, store_url: String, url: &str) -> Result<Built> {
     use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
     let fail = |source| StorageError::store_config(url, source);
     let env = MicrosoftAzureBuilder::from_env();
@@ -209,16 +236,16 @@ fn azure(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<d
     if !sources.into_iter().any(set) {
         return Err(missing(url, AZURE_CREDENTIALS));
     }
-    Ok(Box::new(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
+    Ok(Built::multipart(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
 }
 
 #[cfg(not(feature = "azure"))]
-fn azure(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn azure(_: &StorageOptions, _: String, url: &str) -> Result<Built> {
     Err(disabled(url, "azure"))
 }
 
 #[cfg(feature = "http")]
-fn http(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn http(options: &StorageOptions, store_url: String, url: &str) -> Result<Built> {
     use object_store::http::HttpBuilder;
     let fail = |source| StorageError::store_config(url, source);
     // HTTP stores read no environment: the defaults go first, any option wins.
@@ -227,11 +254,11 @@ fn http(options: &StorageOptions, store_url: String, url: &str) -> Result<Box<dy
         Ok(key) => b.with_config(key, v),
         Err(_) => b,
     });
-    Ok(Box::new(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
+    Ok(Built::plain(builder.with_url(store_url).with_retry(retry_config(options)).build().map_err(fail)?))
 }
 
 #[cfg(not(feature = "http"))]
-fn http(_: &StorageOptions, _: String, url: &str) -> Result<Box<dyn ObjectStore>> {
+fn http(_: &StorageOptions, _: String, url: &str) -> Result<Built> {
     Err(disabled(url, "http"))
 }
 

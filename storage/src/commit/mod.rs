@@ -258,6 +258,7 @@ impl OutputJob {
             Target::Local(local) => local.discard(),
             Target::Object { .. } => {
                 let attempts = self.attempts_root();
+                part_writer::abort_recorded_uploads(&self.storage, &attempts);
                 if let Err(error) = self.storage.delete_all(&attempts, &attempts.url()) {
                     tracing::warn!(%error, url = %attempts.url(), "could not delete an aborted save's files");
                 }
@@ -357,6 +358,7 @@ fn remove_leftovers(storage: &Storage, root: &Location) -> Result<()> {
     let named: std::collections::HashSet<String> = manifest::read(storage, root)?
         .map(|(manifest, _)| manifest.parts.into_iter().map(|p| p.path).collect())
         .unwrap_or_default();
+    part_writer::abort_recorded_uploads(storage, &root.child(TEMPORARY));
     let temporary = format!("{TEMPORARY}/");
     manifest::delete_except(storage, root, |relative| !relative.starts_with(&temporary) || named.contains(relative))
 }
