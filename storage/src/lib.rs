@@ -80,7 +80,7 @@ pub mod testing;
 mod url;
 
 pub use commit::{OutputJob, PartCommit, PartWriter};
-pub use error::{CodecError, Result, StorageError};
+pub use error::{CodecError, NOT_ROUND_TRIP_HINT, Result, StorageError};
 pub use io::Storage;
 pub use lines::SplitLines;
 pub use listing::InputFile;
