@@ -32,7 +32,7 @@ const SERIALIZED: [StorageLevel; 3] =
     [StorageLevel::MemoryOnlySer, StorageLevel::MemoryAndDiskSer, StorageLevel::DiskOnly];
 
 fn sparse(i: u32) -> Sparse {
-    let note = (i % 3 != 0).then(|| format!("n{i}"));
+    let note = (!i.is_multiple_of(3)).then(|| format!("n{i}"));
     Sparse { id: i, note, score: i64::from(i) * 7 - 100 }
 }
 

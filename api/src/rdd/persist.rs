@@ -21,11 +21,14 @@ const SIZE_SAMPLE: usize = 32;
 /// A block ready to store, with the encoder that moves it to disk on eviction.
 type Stored = (BlockData, Option<Arc<EncodeFn>>);
 
+/// A stored block and the partition's records to hand on.
+type Cached<T> = (Stored, PartitionIter<T>);
+
 /// The typed half of a persisted node's blocks, registered with the block manager at
 /// `persist` time (where `T: Data` is known) and found again by [`iterator`], which only
 /// knows `T: 'static`.
 pub(crate) struct BlockCodec<T> {
-    to_block: fn(Vec<T>, StorageLevel) -> Result<(Stored, PartitionIter<T>), StorageError>,
+    to_block: fn(Vec<T>, StorageLevel) -> Result<Cached<T>, StorageError>,
     from_block: fn(&Bytes) -> Result<Vec<T>, StorageError>,
     from_values: fn(&Arc<dyn Any + Send + Sync>) -> Option<PartitionIter<T>>,
     _t: PhantomData<fn() -> T>,
@@ -56,7 +59,7 @@ fn estimate_size<T: Data>(values: &[T]) -> u64 {
 /// block is an [`codec::encode_batch`] batch, and the records handed on are decoded from it,
 /// so a type that does not survive the codec fails here, on the first action, not on a
 /// later read from the cache.
-fn to_block<T: Data>(values: Vec<T>, level: StorageLevel) -> Result<(Stored, PartitionIter<T>), StorageError> {
+fn to_block<T: Data>(values: Vec<T>, level: StorageLevel) -> Result<Cached<T>, StorageError> {
     let encode: Arc<EncodeFn> = Arc::new(|any: &(dyn Any + Send + Sync)| {
         // An eviction that cannot encode writes nothing: the block is recomputed when needed.
         any.downcast_ref::<Vec<T>>().and_then(|v| codec::encode_batch(v).ok())
