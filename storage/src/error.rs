@@ -312,35 +312,133 @@ fn redacted(source: object_store::Error) -> object_store::Error {
     }
 }
 
-/// Why the codec (see [`crate::codec`]) refused a value or a buffer.
+/// The likely cause of a record type that bincode cannot round-trip, quoted in every codec
+/// error that concerns the type: the serde attributes that need a self-describing format.
+pub const NOT_ROUND_TRIP_HINT: &str = "the likely cause is a serde attribute that only a self-describing \
+     format such as JSON can round-trip: #[serde(skip_serializing_if = ...)] (a field sometimes not written), \
+     #[serde(flatten)], #[serde(untagged)] or an internally tagged enum (#[serde(tag = ...)]), or a custom \
+     Deserialize that calls deserialize_any; Ember's binary codec (bincode) writes every field by position, \
+     so remove the attribute, or map the records to a plain type before they are shuffled, cached at a \
+     serialized level, checkpointed or saved as object files";
+
+/// Why the codec (see [`crate::codec`]) refused a value or a buffer. Every variant about a
+/// value names its type ([`std::any::type_name`]); those a non-round-tripping type causes
+/// also quote [`NOT_ROUND_TRIP_HINT`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {
-    /// The value could not be encoded (for example a serde `Serialize`
-    /// implementation returned an error, or a sequence had no known length).
-    #[error("cannot encode value: {0}")]
-    Encode(#[source] bincode::error::EncodeError),
+    /// A value could not be encoded (its `Serialize` returned an error, or gave a map or
+    /// sequence of unknown length, as `#[serde(flatten)]` does).
+    #[error("cannot encode a value of {type_name}: {source}; {NOT_ROUND_TRIP_HINT}")]
+    Encode {
+        /// The type being encoded.
+        type_name: &'static str,
+        /// bincode's error.
+        #[source]
+        source: bincode::error::EncodeError,
+    },
 
-    /// The bytes are not a valid encoding of the expected type: truncated,
-    /// corrupt, written as another type, or over the decoding size limit.
-    #[error("cannot decode value: {0}")]
-    Decode(#[source] bincode::error::DecodeError),
+    /// The bytes are not a valid encoding of the expected type: truncated, corrupt, written
+    /// as another type, over the decoding size limit, or the type's `Deserialize` asks for a
+    /// self-describing format (`deserialize_any`, as `#[serde(untagged)]` enums do).
+    #[error("cannot decode a value of {type_name}: {}; {NOT_ROUND_TRIP_HINT}", describe_decode(source))]
+    Decode {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// bincode's error.
+        #[source]
+        source: bincode::error::DecodeError,
+    },
+
+    /// A framed record decoded from fewer bytes than its frame holds: the bytes were not
+    /// written as one value of this type.
+    #[error(
+        "a record of {type_name} decoded from {consumed} of the {len} bytes it was written as, \
+         so its encoding does not round-trip; {NOT_ROUND_TRIP_HINT}"
+    )]
+    Frame {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// Bytes the decoder used.
+        consumed: usize,
+        /// Bytes of the frame.
+        len: usize,
+    },
+
+    /// The round-trip check of a record failed: decoding its bytes and encoding the result
+    /// gave other bytes.
+    #[error(
+        "a value of {type_name} does not survive encoding: its {encoded} bytes decode to a value \
+         that encodes as {reencoded} other bytes; {NOT_ROUND_TRIP_HINT}"
+    )]
+    RoundTrip {
+        /// The type being encoded.
+        type_name: &'static str,
+        /// Length of the first encoding.
+        encoded: usize,
+        /// Length of the encoding of what it decoded to.
+        reencoded: usize,
+    },
+
+    /// Framed records end inside a frame, or a frame length is corrupt: the data was cut
+    /// short or damaged at rest.
+    #[error("encoded records of {type_name} are truncated or corrupt: {reason}")]
+    Truncated {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// What was found.
+        reason: String,
+    },
 
     /// Reading a stream of encoded values (a spilled run, a shuffle file) failed.
     #[error("cannot read encoded values: {0}")]
     Read(#[source] std::io::Error),
 
+    /// Writing encoded values to a stream failed.
+    #[error("cannot write encoded values: {0}")]
+    Write(#[source] std::io::Error),
+
     /// A buffer held a complete value followed by bytes that belong to none.
     #[error(
-        "{trailing} trailing bytes after a complete value of {consumed} bytes: \
-         the buffer holds more than one value or the wrong type"
+        "{trailing} trailing bytes after a complete value of {type_name} ({consumed} bytes): \
+         the buffer holds more than one value or another type; {NOT_ROUND_TRIP_HINT}"
     )]
     TrailingBytes {
+        /// The type being decoded.
+        type_name: &'static str,
         /// Bytes the value used.
         consumed: usize,
         /// Bytes left over.
         trailing: usize,
     },
+}
+
+impl CodecError {
+    /// The type of the value the error concerns, when it concerns one. Cost: O(1).
+    pub fn type_name(&self) -> Option<&'static str> {
+        match self {
+            Self::Encode { type_name, .. }
+            | Self::Decode { type_name, .. }
+            | Self::Frame { type_name, .. }
+            | Self::RoundTrip { type_name, .. }
+            | Self::Truncated { type_name, .. }
+            | Self::TrailingBytes { type_name, .. } => Some(type_name),
+            Self::Read(_) | Self::Write(_) => None,
+        }
+    }
+}
+
+/// bincode's decode error, with what `deserialize_any` means for a user's type.
+fn describe_decode(source: &bincode::error::DecodeError) -> String {
+    use bincode::serde::DecodeError as Serde;
+    match source {
+        bincode::error::DecodeError::Serde(Serde::AnyNotSupported | Serde::IgnoredAnyNotSupported) => {
+            "its Deserialize needs a self-describing format (it calls deserialize_any, as an \
+             #[serde(untagged)] or internally tagged enum does), which bincode does not support"
+                .to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

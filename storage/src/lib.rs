@@ -25,8 +25,10 @@
 //!   [`SplitLines`] iterator of `Result`s (it reads as it goes). Each line
 //!   of a file belongs to exactly one split, wherever the boundaries fall.
 //! * [`codec`] is the one place values become bytes (bincode 2, decoding
-//!   always under a size limit); [`codec::Records`] walks a buffer of
-//!   concatenated records without copying.
+//!   always under a size limit); [`codec::RecordEncoder`] writes length-framed
+//!   records and checks that a type round-trips, [`codec::Records`] walks a
+//!   buffer of them without copying, refusing a record that does not fill its
+//!   frame with an error naming the type.
 //! * [`Storage::create_output`] starts an [`OutputJob`]: task attempts
 //!   write parts under `_temporary` (a [`PartWriter`] streams large parts as
 //!   multipart uploads), [`OutputJob::commit`] moves one attempt per
@@ -81,7 +83,7 @@ pub mod testing;
 mod url;
 
 pub use commit::{OutputJob, PartCommit, PartWriter};
-pub use error::{CodecError, Result, StorageError};
+pub use error::{CodecError, NOT_ROUND_TRIP_HINT, Result, StorageError};
 pub use io::Storage;
 pub use lines::SplitLines;
 pub use listing::InputFile;

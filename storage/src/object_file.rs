@@ -65,14 +65,21 @@ impl<W: Write> ObjectFileWriter<W> {
         Ok(Self { out, scratch: Vec::new(), count: 0 })
     }
 
-    /// Appends one record. Cost: one encoding pass into a reused buffer, one write.
+    /// Appends one record. Cost: one encoding pass into a reused buffer, one write; the
+    /// first [`codec::ROUND_TRIP_CHECKS`] records of a file are also decoded and encoded
+    /// again ([`codec::check_round_trip`]), so a type that cannot round-trip is refused before
+    /// its bytes are written.
     ///
     /// # Errors
     /// The writer's error, or an error wrapping [`StorageError::Codec`] if the value cannot
-    /// be encoded (nothing is written then), or a record of 4 GiB or more.
-    pub fn write<T: Serialize + ?Sized>(&mut self, value: &T) -> std::io::Result<()> {
+    /// be encoded or fails the round-trip check (nothing is written then), or a record of
+    /// 4 GiB or more.
+    pub fn write<T: Serialize + DeserializeOwned>(&mut self, value: &T) -> std::io::Result<()> {
         self.scratch.clear();
         let len = codec::encode_into(value, &mut self.scratch).map_err(std::io::Error::other)?;
+        if self.count < u64::from(codec::ROUND_TRIP_CHECKS) {
+            codec::check_round_trip::<T>(&self.scratch).map_err(std::io::Error::other)?;
+        }
         let len = u32::try_from(len)
             .ok()
             .filter(|&l| l != END)
@@ -180,5 +187,25 @@ mod tests {
         assert!(err.to_string().contains("header"), "{err}");
         let err = read_object_file::<(String, String)>(&file(2), "f").unwrap_err();
         assert!(err.to_string().contains("record "), "{err}");
+    }
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    struct Sparse {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<u8>,
+        id: u32,
+    }
+
+    #[test]
+    fn a_type_that_cannot_round_trip_is_refused_before_it_is_written() {
+        let mut w = ObjectFileWriter::new(Vec::new()).unwrap();
+        w.write(&Sparse { note: Some(1), id: 2 }).unwrap();
+        let err = w.write(&Sparse { note: None, id: 2 }).unwrap_err().to_string();
+        assert!(err.contains("object_file::tests::Sparse") && err.contains("skip_serializing_if"), "{err}");
+        assert_eq!(w.count(), 1);
+        // Read back as such a type, a frame it does not fill is refused, naming the type.
+        let bytes = file(3);
+        let err = read_object_file::<Sparse>(&bytes, "memory://o/part-00000").unwrap_err().to_string();
+        assert!(err.contains("memory://o/part-00000") && err.contains("object_file::tests::Sparse"), "{err}");
     }
 }

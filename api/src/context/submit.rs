@@ -89,12 +89,9 @@ impl Context {
             let _op = op.enter();
             let iter = crate::rdd::iterator(node.as_ref(), p, tc)?;
             let value = func(p.index(), iter, tc)?;
-            let bytes = codec::encode(&value).map_err(|e| {
-                TaskFailure::error(format!(
-                    "the result of partition {p} does not encode as {}: {e}",
-                    std::any::type_name::<R>()
-                ))
-            })?;
+            // The codec's error names the type and the likely cause.
+            let bytes = codec::encode(&value)
+                .map_err(|e| TaskFailure::error(format!("the result of partition {p} does not encode: {e}")))?;
             Ok(Bytes::from(bytes))
         });
         let lineage = rdd.lineage_node();
@@ -148,11 +145,6 @@ impl Context {
 
 /// A task's value as the driver decodes it.
 fn decode<R: Data>(bytes: &[u8]) -> Result<R> {
-    codec::decode::<R>(bytes).map_err(|e| {
-        Error::codec(format!(
-            "a task's result does not decode as {}: {e}; a type whose serde form does not round-trip in \
-             a binary format (#[serde(skip_serializing_if)], flatten, untagged) cannot be an action's result",
-            std::any::type_name::<R>()
-        ))
-    })
+    // The codec's error names the type and the likely cause.
+    codec::decode::<R>(bytes).map_err(|e| Error::codec(format!("a task's result does not decode: {e}")))
 }

@@ -269,6 +269,16 @@ impl<T: Data> Rdd<T> {
         self.ctx.engine().blocks().checkpoints().is_written(self.node.meta().id)
     }
 
+    /// Why the last attempt to write this RDD's checkpoint failed, while it is not written:
+    /// a failed write is logged and never fails the action (see [`Rdd::checkpoint`]), so this
+    /// is where a program finds out, for example, that its record type cannot be encoded.
+    /// `None` before the first attempt, after a successful one, and without
+    /// [`Rdd::checkpoint`]. Cost: one lock of the context's checkpoint registry.
+    pub fn checkpoint_error(&self) -> Option<String> {
+        let checkpoint = self.ctx.engine().blocks().checkpoints().get(self.node.meta().id)?;
+        if checkpoint.written.is_some() { None } else { checkpoint.last_error }
+    }
+
     /// Where this RDD's checkpoint is (or will be) written, if [`Rdd::checkpoint`] was called.
     pub fn checkpoint_path(&self) -> Option<String> {
         self.ctx.engine().blocks().checkpoints().get(self.node.meta().id).map(|c| c.dir)

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use ember_engine::block::{BlockData, BlockId, EncodeFn, StorageLevel};
 use ember_engine::ids::PartitionId;
 use ember_engine::{TaskContext, TaskFailure};
-use ember_storage::codec;
+use ember_storage::{StorageError, codec};
 
 use super::stream::{Interruptible, collect_records};
 use super::{Compute, PartitionIter, compute_or_read_checkpoint};
@@ -21,12 +21,15 @@ const SIZE_SAMPLE: usize = 32;
 /// A block ready to store, with the encoder that moves it to disk on eviction.
 type Stored = (BlockData, Option<Arc<EncodeFn>>);
 
+/// A stored block and the partition's records to hand on.
+type Cached<T> = (Stored, PartitionIter<T>);
+
 /// The typed half of a persisted node's blocks, registered with the block manager at
 /// `persist` time (where `T: Data` is known) and found again by [`iterator`], which only
 /// knows `T: 'static`.
 pub(crate) struct BlockCodec<T> {
-    to_block: fn(Vec<T>, StorageLevel) -> Result<Stored, String>,
-    from_block: fn(BlockData) -> Result<Vec<T>, String>,
+    to_block: fn(Vec<T>, StorageLevel) -> Result<Cached<T>, StorageError>,
+    from_block: fn(&Bytes) -> Result<Vec<T>, StorageError>,
     from_values: fn(&Arc<dyn Any + Send + Sync>) -> Option<PartitionIter<T>>,
     _t: PhantomData<fn() -> T>,
 }
@@ -52,43 +55,62 @@ fn estimate_size<T: Data>(values: &[T]) -> u64 {
     (std::mem::size_of_val(values) + heap) as u64
 }
 
-fn to_block<T: Data>(values: Vec<T>, level: StorageLevel) -> Result<Stored, String> {
+/// The block of `values` at `level`, and the partition's records to hand on. A serialized
+/// block is an [`codec::encode_batch`] batch, and the records handed on are decoded from it,
+/// so a type that does not survive the codec fails here, on the first action, not on a
+/// later read from the cache.
+fn to_block<T: Data>(values: Vec<T>, level: StorageLevel) -> Result<Cached<T>, StorageError> {
     let encode: Arc<EncodeFn> = Arc::new(|any: &(dyn Any + Send + Sync)| {
         // An eviction that cannot encode writes nothing: the block is recomputed when needed.
-        any.downcast_ref::<Vec<T>>().and_then(|v| codec::encode(v).ok()).unwrap_or_default()
+        any.downcast_ref::<Vec<T>>().and_then(|v| codec::encode_batch(v).ok())
     });
     if level.deserialized() {
         let size = estimate_size(&values);
-        Ok((BlockData::Values { values: Arc::new(values), size }, Some(encode)))
+        let values = Arc::new(values);
+        let iter = shared_values(Arc::clone(&values));
+        Ok(((BlockData::Values { values, size }, Some(encode)), iter))
     } else {
-        let bytes = codec::encode(&values).map_err(|e| e.to_string())?;
-        Ok((BlockData::Bytes(Bytes::from(bytes)), Some(encode)))
+        let bytes = Bytes::from(codec::encode_batch(&values)?);
+        let decoded = codec::decode_batch::<T>(bytes.clone())?;
+        Ok(((BlockData::Bytes(bytes), Some(encode)), Box::new(decoded.into_iter())))
     }
 }
 
-fn from_block<T: Data>(data: BlockData) -> Result<Vec<T>, String> {
-    match data {
-        BlockData::Bytes(bytes) => codec::decode::<Vec<T>>(&bytes).map_err(|e| e.to_string()),
-        BlockData::Values { values, .. } => {
-            values.downcast_ref::<Vec<T>>().cloned().ok_or_else(|| "it holds values of another type".to_owned())
-        }
-    }
+fn from_block<T: Data>(bytes: &Bytes) -> Result<Vec<T>, StorageError> {
+    codec::decode_batch::<T>(bytes.clone())
 }
 
 fn from_values<T: Data>(values: &Arc<dyn Any + Send + Sync>) -> Option<PartitionIter<T>> {
     let values: Arc<Vec<T>> = Arc::clone(values).downcast::<Vec<T>>().ok()?;
-    Some(Box::new((0..values.len()).map(move |i| values[i].clone())))
+    Some(shared_values(values))
 }
 
-/// Why a cached block of `T` cannot be used: the type and the likely cause.
-fn codec_failure<T>(node: &dyn Compute<T>, partition: PartitionId, doing: &str, why: &str) -> TaskFailure {
-    TaskFailure::error(format!(
-        "cannot {doing} partition {partition} of {} as {}: {why}; a type whose serde form does not \
-         round-trip in a binary format (#[serde(skip_serializing_if)], flatten, untagged) cannot be \
-         persisted at a serialized level",
-        node.meta().describe(),
-        std::any::type_name::<T>()
-    ))
+/// Clones of the values of a block, one at a time.
+fn shared_values<T: Data>(values: Arc<Vec<T>>) -> PartitionIter<T> {
+    Box::new((0..values.len()).map(move |i| values[i].clone()))
+}
+
+/// Why a partition of a persisted node could not be stored in, or read from, its block.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {doing} partition {partition} of {node}: {source}")]
+struct BlockCodecError {
+    /// What was being done: "cache", "read the cached".
+    doing: &'static str,
+    partition: PartitionId,
+    /// The node, as `lineage()` names it.
+    node: String,
+    /// The codec's error: it names the type and the likely cause.
+    #[source]
+    source: StorageError,
+}
+
+fn codec_failure<T>(
+    node: &dyn Compute<T>,
+    partition: PartitionId,
+    doing: &'static str,
+) -> impl FnOnce(StorageError) -> TaskFailure {
+    let node = node.meta().describe();
+    move |source| TaskFailure::error(BlockCodecError { doing, partition, node, source })
 }
 
 /// Reads partition `partition` of `node`: from the cache when the node is persisted and the
@@ -112,9 +134,8 @@ pub(crate) fn iterator<T: 'static>(
     if let Some((data, _)) = ctx.get_block(id) {
         let cached = match &data {
             BlockData::Values { values, .. } => (codec.from_values)(values),
-            BlockData::Bytes(_) => {
-                let values =
-                    (codec.from_block)(data).map_err(|why| codec_failure(node, partition, "read the cached", &why))?;
+            BlockData::Bytes(bytes) => {
+                let values = (codec.from_block)(bytes).map_err(codec_failure(node, partition, "read the cached"))?;
                 Some(Box::new(values.into_iter()) as PartitionIter<T>)
             }
         };
@@ -123,18 +144,8 @@ pub(crate) fn iterator<T: 'static>(
         }
     }
     let values = collect_records(compute_or_read_checkpoint(node, partition, ctx)?)?;
-    let (data, encode) =
-        (codec.to_block)(values, persisted.level).map_err(|why| codec_failure(node, partition, "cache", &why))?;
-    ctx.put_block(id, persisted.level, data.clone(), encode);
-    let iter = match &data {
-        BlockData::Values { values, .. } => {
-            (codec.from_values)(values).expect("a block built from Vec<T> holds Vec<T>")
-        }
-        BlockData::Bytes(_) => {
-            let values =
-                (codec.from_block)(data).map_err(|why| codec_failure(node, partition, "read back the cached", &why))?;
-            Box::new(values.into_iter())
-        }
-    };
+    let ((data, encode), iter) =
+        (codec.to_block)(values, persisted.level).map_err(codec_failure(node, partition, "cache"))?;
+    ctx.put_block(id, persisted.level, data, encode);
     Ok(Box::new(Interruptible::new(iter, ctx)))
 }

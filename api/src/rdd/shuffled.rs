@@ -7,7 +7,7 @@ use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, MapOutputWriter, NodeMeta, PartitionerDesc, ShuffleDependency};
 use ember_engine::shuffle::{Bucket, MapOutput, MapOutputBuffer, RangesReader};
 use ember_engine::{TaskContext, TaskFailure};
-use ember_storage::codec::{self, Records, StreamRecords};
+use ember_storage::codec::{RecordEncoder, Records, StreamRecords};
 use ember_storage::{CodecError, StorageError};
 
 use ember_engine::task::Operation;
@@ -36,9 +36,12 @@ impl<K: Data, W: Data> MapOutputWriter for ShuffleWriter<K, W> {
     fn write(&self, map: PartitionId, ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
         let _op = self.op.enter();
         let mut output = MapOutputBuffer::new(ctx, self.partitioner.num_partitions());
+        // One encoder for the task's whole output: its round-trip check runs on the task's
+        // first records, whatever bucket they go to.
+        let mut encoder = RecordEncoder::<(K, W)>::new();
         let records = for_each_record((self.source)(map, ctx)?, |record| {
             let bucket = output.bucket(self.partitioner.partition(&record.0));
-            let written = codec::encode_into(&record, bucket).map_err(TaskFailure::error)?;
+            let written = encoder.encode_into(&record, bucket).map_err(TaskFailure::error)?;
             output.appended(written).map_err(TaskFailure::error)
         })?;
         ctx.add_records_written(records);

@@ -1,4 +1,4 @@
-//! Sorted runs on local disk: records encoded back to back in one scratch file.
+//! Sorted runs on local disk: framed records (see `ember_storage::codec`) in one scratch file.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ember_engine::disk::SpillFile;
 use ember_engine::{TaskContext, TaskFailure};
 use ember_storage::CodecError;
-use ember_storage::codec::{self, StreamRecords};
+use ember_storage::codec::{RecordEncoder, StreamRecords};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -24,7 +24,7 @@ pub(crate) struct Run {
 impl Run {
     /// Writes `records` (already in the run's order) to a new scratch file and counts one
     /// spill of its bytes on the task.
-    pub(crate) fn write<T: Serialize>(
+    pub(crate) fn write<T: Serialize + DeserializeOwned>(
         ctx: &TaskContext,
         records: impl IntoIterator<Item = T>,
     ) -> Result<Run, TaskFailure> {
@@ -33,15 +33,17 @@ impl Run {
         Ok(written.0)
     }
 
-    fn write_file<T: Serialize>(
+    fn write_file<T: Serialize + DeserializeOwned>(
         ctx: &TaskContext,
         records: impl IntoIterator<Item = T>,
     ) -> Result<(Run, u64), SpillError> {
         let (file, handle) = ctx.blocks().local_disk().create("spill")?;
         let mut writer = BufWriter::with_capacity(64 << 10, handle);
         let mut bytes = 0u64;
+        let mut encoder = RecordEncoder::new();
         for record in records {
-            bytes += codec::encode_to_writer(&record, &mut writer).map_err(|e| SpillError::Encode(Box::new(e)))? as u64;
+            bytes +=
+                encoder.encode_to_writer(&record, &mut writer).map_err(|e| SpillError::Encode(Box::new(e)))? as u64;
         }
         writer.flush()?;
         Ok((Run { file }, bytes))

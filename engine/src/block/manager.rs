@@ -204,7 +204,10 @@ impl BlockManager {
     fn evict_to_disk(&self, e: Evicted) -> u64 {
         let bytes = match (e.data, e.to_disk) {
             (BlockData::Bytes(b), Some(_)) => b,
-            (BlockData::Values { values, .. }, Some(encode)) => Bytes::from(encode(values.as_ref())),
+            (BlockData::Values { values, .. }, Some(encode)) => match encode(values.as_ref()) {
+                Some(bytes) => Bytes::from(bytes),
+                None => return 0,
+            },
             (BlockData::Bytes(b), None) if self.disk_level(e.id) => b,
             _ => return 0,
         };
@@ -275,7 +278,7 @@ mod tests {
         bm.persist(node, StorageLevel::MemoryAndDiskSer, Arc::new(()));
         let id = |p| BlockId::rdd(node, crate::ids::PartitionId(p));
         let data = || BlockData::Bytes(Bytes::from(vec![7u8; 6]));
-        let encode: Arc<EncodeFn> = Arc::new(|_| Vec::new());
+        let encode: Arc<EncodeFn> = Arc::new(|_| Some(Vec::new()));
         assert_eq!(
             bm.put(id(0), StorageLevel::MemoryAndDiskSer, data(), Some(Arc::clone(&encode))),
             PutReport::default()

@@ -10,8 +10,9 @@ use bytes::Bytes;
 use super::id::BlockId;
 use crate::memory::MemoryManager;
 
-/// Encodes a block of values to bytes, for moving it to disk on eviction.
-pub type EncodeFn = dyn Fn(&(dyn Any + Send + Sync)) -> Vec<u8> + Send + Sync;
+/// Encodes a block of values to bytes, for moving it to disk on eviction; `None` when the
+/// values cannot be encoded, and the evicted block is then dropped (recomputed when needed).
+pub type EncodeFn = dyn Fn(&(dyn Any + Send + Sync)) -> Option<Vec<u8>> + Send + Sync;
 
 /// A block's contents.
 #[derive(Clone)]
