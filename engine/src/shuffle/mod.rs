@@ -19,7 +19,7 @@ mod map_output;
 mod output;
 mod store;
 
-pub use map_output::{MapOutputTracker, MapStatus};
+pub use map_output::{BucketSizes, MapOutputTracker, MapStatus};
 pub use output::{Bucket, MapOutput, MapOutputBuffer, RangesReader};
 pub use store::{LocalShuffleStore, ShuffleBlockId, ShuffleStore};
 
