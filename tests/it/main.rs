@@ -11,6 +11,7 @@ mod persist;
 mod planner;
 mod properties;
 mod recovery;
+mod scale;
 mod send_sync;
 mod shared_vars;
 mod spark_ops;
