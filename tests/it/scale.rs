@@ -93,7 +93,12 @@ fn a_million_chained_maps_are_refused_with_the_depth_and_the_limit() -> TestResu
     let err = rdd.count().expect_err("a million narrow operations cannot run in one task");
     assert_eq!(err.kind(), ErrorKind::LineageTooDeep, "{err}");
     let message = err.to_string();
-    for part in ["1000001", &ember::MAX_NARROW_DEPTH.to_string(), "checkpoint()", "count at tests/it/scale.rs"] {
+    for part in [
+        "1000000 narrow operations",
+        &ember::MAX_NARROW_DEPTH.to_string(),
+        "checkpoint()",
+        "count at tests/it/scale.rs",
+    ] {
         assert!(message.contains(part), "{part:?} missing from: {message}");
     }
     // Rendering and dropping it walk the chain without recursion.

@@ -27,8 +27,9 @@ pub const MAX_NARROW_DEPTH: usize = 10_000;
 /// What [`survey`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineageSurvey {
-    /// The number of nodes on the longest chain of narrow dependencies (the root included),
-    /// over every stage the job would run.
+    /// The number of narrow dependencies on the longest chain of them (a source, a shuffle's
+    /// reduce side or a checkpoint read is 0; `map` over it 1), over every stage the job
+    /// would run.
     pub narrow_depth: usize,
     /// The partitioner of a shuffle that reports 0 partitions, if any: its records would go
     /// nowhere (a job refuses it rather than drop them all).
@@ -58,14 +59,14 @@ pub fn survey(root: &Arc<dyn LineageNode>, truncated: &dyn Fn(NodeId) -> bool) -
                     empty_partitioner.get_or_insert_with(|| shuffle.partitioner.clone());
                 }
             }
-            let below = deps
+            let here = deps
                 .iter()
                 .filter(|dep| !matches!(dep, Dependency::Shuffle(_)))
-                .map(|dep| depth.get(&parent_of(dep).meta().id).copied().unwrap_or(0))
+                .map(|dep| depth.get(&parent_of(dep).meta().id).copied().unwrap_or(0) + 1)
                 .max()
                 .unwrap_or(0);
-            deepest = deepest.max(below + 1);
-            depth.insert(id, below + 1);
+            deepest = deepest.max(here);
+            depth.insert(id, here);
             continue;
         }
         let parents: Vec<Arc<dyn LineageNode>> = deps
@@ -114,16 +115,17 @@ mod tests {
         for _ in 0..5 {
             deep = l.narrow(&deep);
         }
-        assert_eq!(depth(&deep, &|_| false), 6);
-        // The 6 below the shuffle are the map stage's; the reduce stage chains 2.
+        assert_eq!(depth(&deep, &|_| false), 5);
+        // The 5 below the shuffle are the map stage's; the reduce stage chains 1.
         let (reduced, _) = l.shuffle(&deep, 3);
-        assert_eq!(depth(&l.narrow(&reduced), &|_| false), 6);
+        assert_eq!(depth(&l.narrow(&reduced), &|_| false), 5);
+        assert_eq!(depth(&l.narrow(&l.narrow(&reduced)), &|_| false), 5);
         // A union of the deep side and the source: the deeper branch counts, the shared source
         // once.
         let union = l.union(&[&deep, &source]);
-        assert_eq!(depth(&union, &|_| false), 7);
+        assert_eq!(depth(&union, &|_| false), 6);
         let cut = deep.meta().id;
-        assert_eq!(depth(&union, &|id| id == cut), 2, "a written checkpoint ends the chain");
+        assert_eq!(depth(&union, &|id| id == cut), 1, "a written checkpoint ends the chain");
     }
 
     #[test]
@@ -133,7 +135,7 @@ mod tests {
         for _ in 0..100_000 {
             node = l.narrow(&node);
         }
-        assert_eq!(depth(&node, &|_| false), 100_001);
+        assert_eq!(depth(&node, &|_| false), 100_000);
         // The fake nodes drop recursively: let them go on a thread with room for it.
         std::thread::Builder::new()
             .stack_size(WORKER_STACK_BYTES)
