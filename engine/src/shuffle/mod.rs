@@ -3,6 +3,7 @@
 //! ```text
 //!  map task m (stage S1)                       reduce task r (stage S2)
 //!  compute partition m of the parent           fetch bucket (shuffle, m', r) for every m'
+//!                                              whose status says it is not empty (column r)
 //!  ├─ combine by key (when an aggregator)      ├─ decode records batch by batch
 //!  ├─ bucket by partitioner(key) → r           └─ merge / group / sort, stream out
 //!  └─ encode each bucket (bincode) ──put──▶ ShuffleStore ──fetch──▶
