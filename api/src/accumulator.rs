@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use ember_engine::TaskContext;
-use ember_engine::accumulator::AccumulatorSink;
+use ember_engine::accumulator::{AccumulatorSink, Registration};
 use ember_engine::ids::AccumulatorId;
 
 use ember_storage::codec;
@@ -188,6 +188,9 @@ impl<T: Data + Eq + Hash> AccumulatorParam for SetAcc<T> {
 pub struct Accumulator<P: AccumulatorParam> {
     id: AccumulatorId,
     driver: Arc<DriverSide<P>>,
+    /// Shared by the handles: the last one to drop unregisters the accumulator (the
+    /// context's registry holds it only weakly, so it never keeps it alive).
+    _registration: Arc<Registration>,
 }
 
 struct DriverSide<P: AccumulatorParam> {
@@ -213,7 +216,7 @@ fn encode_update<P: AccumulatorParam>(value: &(dyn Any + Send)) -> Result<Vec<u8
 
 impl<P: AccumulatorParam> Clone for Accumulator<P> {
     fn clone(&self) -> Self {
-        Accumulator { id: self.id, driver: Arc::clone(&self.driver) }
+        Accumulator { id: self.id, driver: Arc::clone(&self.driver), _registration: Arc::clone(&self._registration) }
     }
 }
 
@@ -223,8 +226,8 @@ impl<P: AccumulatorParam> Accumulator<P> {
         let value = Mutex::new(param.zero());
         let driver = Arc::new(DriverSide { param, value });
         let sink: Arc<dyn AccumulatorSink> = Arc::clone(&driver) as Arc<dyn AccumulatorSink>;
-        ctx.engine().accumulators().register(id, &sink);
-        Accumulator { id, driver }
+        let registration = Arc::new(ctx.engine().accumulators().register(id, &sink));
+        Accumulator { id, driver, _registration: registration }
     }
 
     /// Adds `x`: inside a task, to the attempt's partial value (applied once the attempt

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+use ember_engine::broadcast::BroadcastRegistration;
 use ember_engine::ids::BroadcastId;
 use ember_storage::codec;
 
@@ -14,6 +15,10 @@ use crate::error::Result;
 /// A read-only value made available to every task: serialized once when created (what an
 /// executor of the cluster mode, not built yet, would fetch once), and in local mode shared
 /// by reference: tasks read the driver's own value, never a per-task copy. Cheap to clone and to capture in closures.
+///
+/// Freed when the last handle drops (clones captured by closures of RDDs count until those
+/// RDDs and their jobs are gone): the value and its serialized bytes both, as Spark's context
+/// cleaner frees an unreferenced broadcast. [`Broadcast::destroy`] frees the bytes earlier.
 ///
 /// # Examples
 /// ```
@@ -33,9 +38,12 @@ pub struct Broadcast<T> {
     ctx: Context,
 }
 
+/// What every handle of one broadcast shares. Dropping it (with the last handle, captured
+/// copies in closures included) frees the value and its serialized bytes.
 struct Shared<T> {
     value: T,
     destroyed: AtomicBool,
+    _registration: BroadcastRegistration,
 }
 
 impl<T> Clone for Broadcast<T> {
@@ -49,8 +57,9 @@ impl<T: Data> Broadcast<T> {
         let engine = ctx.engine();
         let id = engine.ids().broadcast();
         let bytes = codec::encode(&value)?;
-        engine.broadcasts().put(id, Bytes::from(bytes));
-        Ok(Broadcast { id, shared: Arc::new(Shared { value, destroyed: AtomicBool::new(false) }), ctx: ctx.clone() })
+        let _registration = engine.broadcasts().put(id, Bytes::from(bytes));
+        let shared = Arc::new(Shared { value, destroyed: AtomicBool::new(false), _registration });
+        Ok(Broadcast { id, shared, ctx: ctx.clone() })
     }
 
     /// The value, by shared reference.

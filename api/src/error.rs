@@ -56,6 +56,14 @@ pub enum ErrorKind {
     Startup,
     /// The context stopped before the job ended.
     Stopped,
+    /// A job's lineage chains more narrow operations in one stage than a task can run
+    /// without overflowing its thread's stack; refused before any task ran. The message
+    /// names the depth and the limit ([`MAX_NARROW_DEPTH`](crate::MAX_NARROW_DEPTH)).
+    LineageTooDeep,
+    /// A [`Partitioner`](crate::Partitioner) reports 0 partitions; refused before any task
+    /// ran. (One that returns a partition out of range fails its task, and the job, as
+    /// [`ErrorKind::TaskFailed`], with a message naming it.)
+    InvalidPartitioner,
     /// A bug in Ember (the message asks for a report).
     Internal,
 }
@@ -96,6 +104,31 @@ impl Error {
     /// A value that could not be encoded or decoded, with what and why.
     pub(crate) fn codec(message: impl Into<String>) -> Self {
         Error::plain(ErrorKind::Codec, message)
+    }
+
+    /// The job of `action` was refused: its lineage is `depth` narrow operations deep.
+    pub(crate) fn lineage_too_deep(action: &str, depth: usize, limit: usize) -> Self {
+        Error::plain(
+            ErrorKind::LineageTooDeep,
+            format!(
+                "{action}: the lineage chains {depth} narrow operations in one stage, over the limit of {limit} \
+                 a task can run without overflowing its stack; persist() and checkpoint() the RDD every few \
+                 thousand operations (or shuffle between them) to cut the lineage"
+            ),
+        )
+    }
+
+    /// The job of `action` was refused: a shuffle in its lineage has `partitioner`, which
+    /// reports 0 partitions.
+    pub(crate) fn no_partitions(action: &str, partitioner: &ember_engine::PartitionerDesc) -> Self {
+        Error::plain(
+            ErrorKind::InvalidPartitioner,
+            format!(
+                "{action}: partitioner {} reports 0 partitions, so every record would be dropped; \
+                 num_partitions() must be at least 1",
+                crate::partitioner::name(partitioner)
+            ),
+        )
     }
 
     /// An Ember bug, with what went wrong.

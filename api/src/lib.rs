@@ -103,6 +103,7 @@ pub use context::{Context, ContextBuilder};
 pub use data::Data;
 pub use ember_engine::StorageLevel;
 pub use ember_engine::events::{Event, JobResult, OperatorInfo, StageInfo, StageOutcome, TaskEndReason};
+pub use ember_engine::lineage::MAX_NARROW_DEPTH;
 pub use ember_engine::{JobProgress, Listener, StageProgress};
 pub use error::{Error, ErrorKind, Result};
 pub use interrupt::INTERRUPTED_EXIT_STATUS;

@@ -48,6 +48,43 @@ pub trait Partitioner<K>: Send + Sync + 'static {
     }
 }
 
+/// The name of the partitioner `desc` describes, for messages: a custom partitioner's
+/// reported name (its type name unless it says otherwise).
+pub(crate) fn name(desc: &PartitionerDesc) -> String {
+    match &desc.kind {
+        PartitionerKind::Hash => "HashPartitioner".to_owned(),
+        PartitionerKind::Range { .. } => "RangePartitioner".to_owned(),
+        PartitionerKind::Custom { name, .. } => name.clone(),
+    }
+}
+
+/// A partitioner placed a key outside `0..num_partitions()` (a bug in the partitioner): the
+/// map task writing the shuffle fails with this.
+#[derive(Debug)]
+pub(crate) struct PartitionOutOfRange {
+    /// The partitioner's name ([`name`]).
+    pub(crate) partitioner: String,
+    /// What `partition(key)` returned.
+    pub(crate) index: usize,
+    /// What `num_partitions()` reported.
+    pub(crate) partitions: usize,
+    /// The map partition the key was read from.
+    pub(crate) map: usize,
+}
+
+impl std::fmt::Display for PartitionOutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let PartitionOutOfRange { partitioner, index, partitions, map } = self;
+        write!(
+            f,
+            "partitioner {partitioner} placed a key of map partition {map} in partition {index}, \
+             out of its range 0..{partitions}; partition(key) must be below num_partitions()"
+        )
+    }
+}
+
+impl std::error::Error for PartitionOutOfRange {}
+
 /// Places a key by its hash modulo the partition count (Spark's `HashPartitioner`).
 ///
 /// A key whose `Hash` writes a single integer (every integer type, and newtypes over one) is

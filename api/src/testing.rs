@@ -124,8 +124,10 @@ pub struct EngineState {
     pub live_shuffles: usize,
     /// Result functions of jobs still registered.
     pub registered_jobs: usize,
-    /// Accumulators alive.
+    /// Accumulators registered (those with a live handle).
     pub accumulators: usize,
+    /// Broadcast values kept (those neither destroyed nor dropped), and their bytes.
+    pub broadcasts: (usize, u64),
     /// Bytes of cached blocks in memory.
     pub block_memory: u64,
     /// Bytes of the storage half of the budget in use (blocks and in-memory shuffle outputs).
@@ -146,6 +148,7 @@ pub fn engine_state(ctx: &Context) -> EngineState {
         live_shuffles,
         registered_jobs,
         accumulators: engine.accumulators().len(),
+        broadcasts: engine.broadcasts().held(),
         block_memory: engine.blocks().memory_used(),
         storage_memory: engine.blocks().memory_manager().storage_used(),
         scratch_files: engine.blocks().local_disk().file_count(),

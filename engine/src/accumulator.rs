@@ -25,19 +25,36 @@ pub trait AccumulatorSink: Send + Sync {
     fn merge(&self, update: &[u8]) -> Result<(), String>;
 }
 
-/// Every accumulator of one context, held weakly: an accumulator whose handles are all
-/// dropped is forgotten, and updates still arriving for it are ignored.
+/// Every accumulator of one context, held weakly so that the registry never keeps one
+/// alive: when the last handle on an accumulator drops, its [`Registration`] removes its
+/// entry, and updates still arriving for it are ignored.
 #[derive(Default)]
 pub struct AccumulatorRegistry {
     sinks: Mutex<HashMap<AccumulatorId, Weak<dyn AccumulatorSink>>>,
 }
 
+/// Accumulator `id`'s entry in its context's registry, removed when this drops (the typed
+/// handles share one). Holds the registry weakly: it may outlive the context.
+#[derive(Debug)]
+pub struct Registration {
+    id: AccumulatorId,
+    registry: Weak<AccumulatorRegistry>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(registry) = self.registry.upgrade() {
+            registry.lock().remove(&self.id);
+        }
+    }
+}
+
 impl AccumulatorRegistry {
-    /// Registers the driver side of accumulator `id`.
-    pub fn register(&self, id: AccumulatorId, sink: &Arc<dyn AccumulatorSink>) {
-        let mut sinks = self.lock();
-        sinks.retain(|_, s| s.strong_count() > 0);
-        sinks.insert(id, Arc::downgrade(sink));
+    /// Registers the driver side of accumulator `id` until the returned registration drops.
+    /// Cost: `O(1)`.
+    pub fn register(self: &Arc<Self>, id: AccumulatorId, sink: &Arc<dyn AccumulatorSink>) -> Registration {
+        self.lock().insert(id, Arc::downgrade(sink));
+        Registration { id, registry: Arc::downgrade(self) }
     }
 
     /// Applies one accepted attempt's updates, in order. A merge that panics or fails stops
@@ -55,9 +72,9 @@ impl AccumulatorRegistry {
         None
     }
 
-    /// How many accumulators are alive (for leak checks).
+    /// How many accumulators are registered (for leak checks): those with a live handle.
     pub fn len(&self) -> usize {
-        self.lock().values().filter(|s| s.strong_count() > 0).count()
+        self.lock().len()
     }
 
     /// Whether none is alive.
@@ -67,5 +84,31 @@ impl AccumulatorRegistry {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AccumulatorId, Weak<dyn AccumulatorSink>>> {
         self.sinks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Sink;
+
+    impl AccumulatorSink for Sink {
+        fn merge(&self, _update: &[u8]) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_entry_lives_as_long_as_its_registration() {
+        let registry: Arc<AccumulatorRegistry> = Arc::default();
+        let sink: Arc<dyn AccumulatorSink> = Arc::new(Sink);
+        let first = registry.register(AccumulatorId(1), &sink);
+        let second = registry.register(AccumulatorId(2), &sink);
+        assert_eq!(registry.len(), 2);
+        drop(first);
+        assert_eq!(registry.len(), 1, "dropped at once, not at the next registration");
+        drop(registry);
+        drop(second); // outliving its registry is fine
     }
 }

@@ -80,7 +80,7 @@ struct Inner {
     blocks: Arc<BlockManager>,
     works: Arc<WorkRegistry>,
     accumulators: Arc<AccumulatorRegistry>,
-    broadcasts: BroadcastRegistry,
+    broadcasts: Arc<BroadcastRegistry>,
     faults: Arc<FaultPlan>,
     bus: Arc<ListenerBus>,
     history: Arc<JobHistory>,
@@ -165,7 +165,7 @@ impl EngineContext {
                 blocks,
                 works,
                 accumulators,
-                broadcasts: BroadcastRegistry::default(),
+                broadcasts: Arc::default(),
                 faults,
                 bus,
                 history,
@@ -329,7 +329,7 @@ impl EngineContext {
     }
 
     /// The serialized broadcast values.
-    pub fn broadcasts(&self) -> &BroadcastRegistry {
+    pub fn broadcasts(&self) -> &Arc<BroadcastRegistry> {
         &self.inner.broadcasts
     }
 

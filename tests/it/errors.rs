@@ -175,3 +175,45 @@ fn local_mode_tries_a_task_once_unless_told_otherwise() -> TestResult {
     assert_eq!(calls.load(Ordering::SeqCst), 2, "the builder wins");
     Ok(())
 }
+
+/// A partitioner that reports `partitions` and places every key in `index`.
+#[derive(Debug)]
+struct Misplacing {
+    partitions: usize,
+    index: usize,
+}
+
+impl Partitioner<i64> for Misplacing {
+    fn num_partitions(&self) -> usize {
+        self.partitions
+    }
+
+    fn partition(&self, _key: &i64) -> usize {
+        self.index
+    }
+}
+
+#[test]
+fn a_partitioner_with_no_partitions_is_refused_naming_it() -> TestResult {
+    let ctx = Context::local(2)?;
+    let pairs = ctx.range(0, 100, 1, 4).map(|x| (x, x));
+    let err = failed(pairs.partition_by(Misplacing { partitions: 0, index: 0 }).count());
+    assert_eq!(err.kind(), ErrorKind::InvalidPartitioner, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("Misplacing") && message.contains("0 partitions"), "{message}");
+    assert!(message.contains("count at tests/it/errors.rs"), "{message}");
+    Ok(())
+}
+
+#[test]
+fn a_partitioner_placing_a_key_out_of_range_fails_the_job_naming_it() -> TestResult {
+    let ctx = Context::local(2)?;
+    let pairs = ctx.range(0, 100, 1, 4).map(|x| (x, x));
+    let err = failed(pairs.partition_by(Misplacing { partitions: 3, index: 7 }).collect());
+    assert_eq!(err.kind(), ErrorKind::TaskFailed, "{err}");
+    let message = err.to_string();
+    for part in ["Misplacing", "in partition 7", "0..3", "map partition"] {
+        assert!(message.contains(part), "{part:?} missing from: {message}");
+    }
+    Ok(())
+}

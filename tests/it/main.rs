@@ -13,6 +13,7 @@ mod persist;
 mod planner;
 mod properties;
 mod recovery;
+mod scale;
 mod scratch;
 mod send_sync;
 mod shared_vars;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ember_engine::ids::PartitionId;
+use ember_engine::lineage::{MAX_NARROW_DEPTH, survey};
 use ember_engine::task::Operation;
 use ember_engine::{ResultFn, TaskContext, TaskFailure};
 use ember_storage::codec;
@@ -97,6 +98,14 @@ impl Context {
         let lineage = rdd.lineage_node();
         let blocks = self.engine().blocks();
         let truncated = blocks.checkpoints().written_nodes();
+        let survey = survey(&lineage, &|node| truncated.contains(&node));
+        if survey.narrow_depth > MAX_NARROW_DEPTH {
+            let err = Error::lineage_too_deep(&action.describe(), survey.narrow_depth, MAX_NARROW_DEPTH);
+            return JobHandle::ready(Err(err));
+        }
+        if let Some(partitioner) = survey.empty_partitioner {
+            return JobHandle::ready(Err(Error::no_partitions(&action.describe(), &partitioner)));
+        }
         let writes = action.writes || blocks.checkpoints().any_pending();
         let partitions = partitions.into_iter().map(PartitionId::new).collect();
         let job = self.engine().submit(&lineage, partitions, result_fn, action.describe(), truncated);

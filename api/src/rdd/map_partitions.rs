@@ -7,17 +7,23 @@ use ember_engine::ids::PartitionId;
 use ember_engine::lineage::{Dependency, LineageNode, NodeMeta, PartitionerDesc};
 use ember_engine::{TaskContext, TaskFailure};
 
-use super::{Compute, PartitionIter, iterator};
+use super::{Compute, PartitionIter, iterator, teardown};
 
 type PartitionFn<T, U> = dyn Fn(usize, PartitionIter<T>, &TaskContext) -> PartitionIter<U> + Send + Sync;
 
 /// `map`, `filter`, `flat_map`, `map_partitions`, `glom`, `key_by`, ...: each is this node
 /// with a different function. The function runs once per partition and wraps the parent's
 /// iterator, so a chain of them streams records without materialising.
-pub(crate) struct MapPartitionsNode<T, U> {
+///
+/// Its parent is held twice (typed, and as its one dependency), both taken by its drop and
+/// handed to [`teardown::drop_later`], so a chain of any length drops without recursion.
+pub(crate) struct MapPartitionsNode<T: 'static, U> {
     meta: NodeMeta,
-    parent: Arc<dyn Compute<T>>,
-    deps: [Dependency; 1],
+    /// `None` only once the node is being dropped.
+    parent: Option<Arc<dyn Compute<T>>>,
+    deps: Vec<Dependency>,
+    /// The parent's partition count, kept so that asking is `O(1)`, not `O(depth)`.
+    num_partitions: usize,
     partitioner: Option<PartitionerDesc>,
     f: Box<PartitionFn<T, U>>,
     _out: PhantomData<fn() -> U>,
@@ -33,8 +39,17 @@ impl<T: 'static, U> MapPartitionsNode<T, U> {
     where
         F: Fn(usize, PartitionIter<T>, &TaskContext) -> PartitionIter<U> + Send + Sync + 'static,
     {
-        let deps = [Dependency::OneToOne(Arc::clone(&parent) as Arc<dyn LineageNode>)];
-        MapPartitionsNode { meta, parent, deps, partitioner, f: Box::new(f), _out: PhantomData }
+        let deps = vec![Dependency::OneToOne(Arc::clone(&parent) as Arc<dyn LineageNode>)];
+        let num_partitions = parent.num_partitions();
+        let f = Box::new(f);
+        MapPartitionsNode { meta, parent: Some(parent), deps, num_partitions, partitioner, f, _out: PhantomData }
+    }
+}
+
+impl<T: 'static, U> Drop for MapPartitionsNode<T, U> {
+    fn drop(&mut self) {
+        let parents = (self.parent.take(), std::mem::take(&mut self.deps));
+        teardown::drop_later(Box::new(parents));
     }
 }
 
@@ -44,7 +59,7 @@ impl<T: 'static, U> LineageNode for MapPartitionsNode<T, U> {
     }
 
     fn num_partitions(&self) -> usize {
-        self.parent.num_partitions()
+        self.num_partitions
     }
 
     fn dependencies(&self) -> &[Dependency] {
@@ -58,7 +73,8 @@ impl<T: 'static, U> LineageNode for MapPartitionsNode<T, U> {
 
 impl<T: 'static, U> Compute<U> for MapPartitionsNode<T, U> {
     fn compute(&self, partition: PartitionId, ctx: &TaskContext) -> Result<PartitionIter<U>, TaskFailure> {
-        let input = iterator(self.parent.as_ref(), partition, ctx)?;
+        let parent = self.parent.as_deref().expect("only the node's drop takes its parent");
+        let input = iterator(parent, partition, ctx)?;
         Ok((self.f)(partition.index(), input, ctx))
     }
 }

@@ -20,6 +20,7 @@ pub(crate) mod parallelize;
 pub(crate) mod persist;
 pub(crate) mod shuffled;
 pub(crate) mod stream;
+pub(crate) mod teardown;
 pub(crate) mod union;
 pub(crate) mod zipped;
 

@@ -15,7 +15,7 @@ use ember_engine::task::Operation;
 use super::stream::{CancelCheck, Tracked, for_each_record};
 use super::{Compute, PartitionIter, PartitionStream, Rdd, iterator};
 use crate::data::Data;
-use crate::partitioner::Partitioner;
+use crate::partitioner::{PartitionOutOfRange, Partitioner};
 
 /// Produces map partition `p` as `(key, value)` records, after any map-side combining.
 pub(crate) type MapSource<K, W> =
@@ -27,6 +27,8 @@ pub(crate) type MapSource<K, W> =
 struct ShuffleWriter<K, W> {
     source: Box<MapSource<K, W>>,
     partitioner: Arc<dyn Partitioner<K>>,
+    /// What the partitioner reported when the shuffle was built: the reduce side's count.
+    desc: PartitionerDesc,
     /// The operation that shuffles (`reduce_by_key at ...`): current while the map-side
     /// combine and the partitioner run the user's code.
     op: Operation,
@@ -35,12 +37,23 @@ struct ShuffleWriter<K, W> {
 impl<K: Data, W: Data> MapOutputWriter for ShuffleWriter<K, W> {
     fn write(&self, map: PartitionId, ctx: &TaskContext) -> Result<MapOutput, TaskFailure> {
         let _op = self.op.enter();
-        let mut output = MapOutputBuffer::new(ctx, self.partitioner.num_partitions());
+        let partitions = self.desc.num_partitions;
+        let mut output = MapOutputBuffer::new(ctx, partitions);
         // One encoder for the task's whole output: its round-trip check runs on the task's
         // first records, whatever bucket they go to.
         let mut encoder = RecordEncoder::<(K, W)>::new();
         let records = for_each_record((self.source)(map, ctx)?, |record| {
-            let bucket = output.bucket(self.partitioner.partition(&record.0));
+            let index = self.partitioner.partition(&record.0);
+            if index >= partitions {
+                let partitioner = crate::partitioner::name(&self.desc);
+                return Err(TaskFailure::error(PartitionOutOfRange {
+                    partitioner,
+                    index,
+                    partitions,
+                    map: map.index(),
+                }));
+            }
+            let bucket = output.bucket(index);
             let written = encoder.encode_into(&record, bucket).map_err(TaskFailure::error)?;
             output.appended(written).map_err(TaskFailure::error)
         })?;
@@ -60,7 +73,7 @@ pub(crate) fn shuffle_of<T: Data, K: Data, W: Data>(
     source: Box<MapSource<K, W>>,
 ) -> Arc<ShuffleDependency> {
     let desc = partitioner.describe();
-    let writer = Arc::new(ShuffleWriter { source, partitioner, op });
+    let writer = Arc::new(ShuffleWriter { source, partitioner, desc: desc.clone(), op });
     parent.context().engine().new_shuffle(parent.lineage_node(), desc, writer)
 }
 

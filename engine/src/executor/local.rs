@@ -8,10 +8,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::{Backend, ExecutorEnv, ReportSink, TaskReport, run_attempt};
 use crate::ids::ExecutorId;
+use crate::lineage::WORKER_STACK_BYTES;
 use crate::task::{CancelToken, TaskDescriptor};
-
-/// Stack size of a worker thread: room for narrow chains thousands of operations long.
-pub(crate) const WORKER_STACK_BYTES: usize = 64 << 20;
 
 /// The one executor of local mode.
 const LOCAL: ExecutorId = ExecutorId(0);

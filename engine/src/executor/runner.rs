@@ -11,6 +11,7 @@ use super::{ExecutorEnv, Work};
 use crate::error::TaskFailure;
 use crate::fault::AttemptInfo;
 use crate::ids::{AccumulatorId, WorkId};
+use crate::shuffle::BucketSizes;
 use crate::task::{CancelToken, TaskContext, TaskDescriptor, TaskMetrics, site};
 
 /// What a successful attempt produced, before the backend adds where it ran.
@@ -19,7 +20,7 @@ pub enum TaskOutput {
     /// A map task's buckets are in this executor's shuffle store; their sizes.
     MapOutput {
         /// Encoded size of each bucket, indexed by reduce partition.
-        bucket_sizes: Vec<u64>,
+        bucket_sizes: BucketSizes,
     },
     /// A result task's encoded value.
     Value(Bytes),
@@ -73,7 +74,7 @@ pub fn run_attempt(task: TaskDescriptor, work: &Work, env: &ExecutorEnv, cancel:
                 ctx.check_cancelled()?;
                 let updates = ctx.take_accumulator_updates()?;
                 let bucket_sizes = output.bucket_sizes();
-                ctx.add_shuffle_bytes_written(bucket_sizes.iter().sum());
+                ctx.add_shuffle_bytes_written(bucket_sizes.total());
                 ctx.shuffles().store.put_map_output(dep.shuffle_id, task.partition, output);
                 Ok((TaskOutput::MapOutput { bucket_sizes }, updates))
             }

@@ -23,10 +23,12 @@
 mod dependency;
 mod display;
 mod partitioner;
+mod survey;
 
 pub use dependency::{Dependency, MapOutputWriter, ShuffleCleanup, ShuffleDependency};
 pub use display::{render_lineage, render_lineage_marked};
 pub use partitioner::{PartitionerDesc, PartitionerKind};
+pub use survey::{LineageSurvey, MAX_NARROW_DEPTH, WORKER_STACK_BYTES, survey};
 
 use std::panic::Location;
 

@@ -13,7 +13,7 @@ use crate::events::{Event, StageOutcome};
 use crate::executor::{TaskReport, TaskSuccess};
 use crate::ids::{AccumulatorId, AttemptId, ExecutorId, JobId, PartitionId, ShuffleId, StageId, WorkId};
 use crate::lineage::{Dependency, LineageNode};
-use crate::shuffle::{MapOutputTracker, MapStatus};
+use crate::shuffle::{BucketSizes, MapOutputTracker, MapStatus};
 use crate::task::{TaskDescriptor, TaskMetrics};
 use crate::test_support::Lineage;
 
@@ -141,7 +141,7 @@ impl Harness {
 
     /// Map task (stage, partition, attempt) succeeded.
     fn map_done(&mut self, stage: u32, partition: u32, attempt: u32) -> Vec<TaskDescriptor> {
-        let status = MapStatus { location: EXECUTOR, bucket_sizes: vec![6] };
+        let status = MapStatus { location: EXECUTOR, bucket_sizes: BucketSizes::from_sizes(&[6]) };
         self.report(self.task(stage, partition, attempt), Ok(TaskSuccess::MapOutput(status)))
     }
 
@@ -721,7 +721,7 @@ fn a_lost_executor_s_attempts_and_outputs_run_again_elsewhere() {
     let report = |task| TaskReport {
         task,
         executor: other,
-        result: Ok(TaskSuccess::MapOutput(MapStatus { location: other, bucket_sizes: vec![1] })),
+        result: Ok(TaskSuccess::MapOutput(MapStatus { location: other, bucket_sizes: BucketSizes::from_sizes(&[1]) })),
         metrics: TaskMetrics::default(),
         accumulators: Vec::new(),
     };

@@ -3,6 +3,7 @@
 //! ```text
 //!  map task m (stage S1)                       reduce task r (stage S2)
 //!  compute partition m of the parent           fetch bucket (shuffle, m', r) for every m'
+//!                                              whose status says it is not empty (column r)
 //!  ├─ combine by key (when an aggregator)      ├─ decode records batch by batch
 //!  ├─ bucket by partitioner(key) → r           └─ merge / group / sort, stream out
 //!  └─ encode each bucket (bincode) ──put──▶ ShuffleStore ──fetch──▶
@@ -19,7 +20,7 @@ mod map_output;
 mod output;
 mod store;
 
-pub use map_output::{MapOutputTracker, MapStatus};
+pub use map_output::{BucketSizes, MapOutputTracker, MapStatus};
 pub use output::{Bucket, MapOutput, MapOutputBuffer, RangesReader};
 pub use store::{LocalShuffleStore, ShuffleBlockId, ShuffleStore};
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::BucketSizes;
 use crate::disk::SpillFile;
 use crate::memory::{MemoryReservation, StorageReservation};
 use crate::task::TaskContext;
@@ -34,29 +35,39 @@ const MIN_SPILL: u64 = 1 << 20;
 /// A byte range of a file: `(offset, length)`.
 type Range = (u64, u64);
 
-/// One map task's buckets, one per reduce partition.
+/// One map task's buckets, one per reduce partition. Only the non-empty buckets take room
+/// (a wide shuffle over few records is almost all empty buckets): `O(non-empty)` memory.
 #[derive(Debug)]
 pub struct MapOutput {
+    /// How many buckets there are (reduce partitions), empty ones included.
+    buckets: usize,
     place: Place,
 }
 
+/// The non-empty buckets, ascending by reduce partition.
 #[derive(Debug)]
 enum Place {
-    Memory { buckets: Vec<Bytes>, _reservation: Option<StorageReservation> },
-    File { file: Arc<SpillFile>, ranges: Vec<Vec<Range>> },
+    Memory { buckets: Box<[(u32, Bytes)]>, _reservation: Option<StorageReservation> },
+    File { file: Arc<SpillFile>, ranges: Box<[(u32, Box<[Range]>)]> },
 }
 
 impl MapOutput {
     /// Buckets held in memory, not counted against any budget (for tests and tools).
     pub fn in_memory(buckets: Vec<Bytes>) -> Self {
-        MapOutput { place: Place::Memory { buckets, _reservation: None } }
+        let count = buckets.len();
+        MapOutput { buckets: count, place: Place::Memory { buckets: non_empty(buckets, |b| b), _reservation: None } }
     }
 
     /// The size in bytes of each bucket.
-    pub fn bucket_sizes(&self) -> Vec<u64> {
+    pub fn bucket_sizes(&self) -> BucketSizes {
         match &self.place {
-            Place::Memory { buckets, .. } => buckets.iter().map(|b| b.len() as u64).collect(),
-            Place::File { ranges, .. } => ranges.iter().map(|r| r.iter().map(|(_, len)| len).sum()).collect(),
+            Place::Memory { buckets, .. } => {
+                BucketSizes::from_non_empty(self.buckets, buckets.iter().map(|(r, b)| (*r as usize, b.len() as u64)))
+            }
+            Place::File { ranges, .. } => BucketSizes::from_non_empty(
+                self.buckets,
+                ranges.iter().map(|(r, ranges)| (*r as usize, ranges.iter().map(|(_, len)| len).sum())),
+            ),
         }
     }
 
@@ -65,16 +76,30 @@ impl MapOutput {
         matches!(self.place, Place::File { .. })
     }
 
-    /// The bucket for reduce partition `reduce`, if there is one. Cost: no copy.
+    /// The bucket for reduce partition `reduce`, if there is one (an empty one for an empty
+    /// bucket). Cost: no copy, `O(log)` to find it.
     pub fn bucket(&self, reduce: usize) -> Option<Bucket> {
-        match &self.place {
-            Place::Memory { buckets, .. } => buckets.get(reduce).cloned().map(Bucket::Memory),
-            Place::File { file, ranges } => {
-                let ranges = ranges.get(reduce)?.clone();
-                Some(Bucket::File { file: Arc::clone(file), ranges })
-            }
+        if reduce >= self.buckets {
+            return None;
         }
+        let key = u32::try_from(reduce).ok()?;
+        Some(match &self.place {
+            Place::Memory { buckets, .. } => match buckets.binary_search_by_key(&key, |(r, _)| *r) {
+                Ok(i) => Bucket::Memory(buckets[i].1.clone()),
+                Err(_) => Bucket::Memory(Bytes::new()),
+            },
+            Place::File { file, ranges } => match ranges.binary_search_by_key(&key, |(r, _)| *r) {
+                Ok(i) => Bucket::File { file: Arc::clone(file), ranges: ranges[i].1.to_vec() },
+                Err(_) => Bucket::Memory(Bytes::new()),
+            },
+        })
     }
+}
+
+/// The non-empty entries of `buckets`, each with its index, converted by `into` (which only
+/// the non-empty ones pay for).
+fn non_empty<T: AsRef<[u8]>>(buckets: Vec<T>, into: impl Fn(T) -> Bytes) -> Box<[(u32, Bytes)]> {
+    buckets.into_iter().zip(0u32..).filter(|(b, _)| !b.as_ref().is_empty()).map(|(b, r)| (r, into(b))).collect()
 }
 
 /// One fetched bucket: the encoded records one map task sent to one reduce partition.
@@ -203,15 +228,26 @@ impl MapOutputBuffer {
             let total: u64 = self.buckets.iter().map(|b| b.len() as u64).sum();
             let manager = self.ctx.blocks().memory_manager();
             if let Some(reservation) = StorageReservation::try_new(manager, total) {
-                let buckets = std::mem::take(&mut self.buckets).into_iter().map(Bytes::from).collect();
-                return Ok(MapOutput { place: Place::Memory { buckets, _reservation: Some(reservation) } });
+                let count = self.buckets.len();
+                let buckets = non_empty(std::mem::take(&mut self.buckets), Bytes::from);
+                return Ok(MapOutput {
+                    buckets: count,
+                    place: Place::Memory { buckets, _reservation: Some(reservation) },
+                });
             }
         }
         self.spill()?;
         let Some(out) = self.file.take() else { unreachable!("spill() opened the file") };
         let OutputFile { file, writer, ranges, .. } = out;
         writer.into_inner().map_err(io::IntoInnerError::into_error)?;
-        Ok(MapOutput { place: Place::File { file, ranges } })
+        let count = ranges.len();
+        let ranges = ranges
+            .into_iter()
+            .zip(0u32..)
+            .filter(|(r, _)| !r.is_empty())
+            .map(|(ranges, reduce)| (reduce, ranges.into_boxed_slice()))
+            .collect();
+        Ok(MapOutput { buckets: count, place: Place::File { file, ranges } })
     }
 
     fn held(&self) -> u64 {
@@ -304,7 +340,7 @@ mod tests {
         let expected = fill(&mut buffer, 6 * 1024);
         let output = buffer.finish().expect("finish");
         assert!(output.is_on_disk());
-        assert_eq!(output.bucket_sizes(), expected.iter().map(|b| b.len() as u64).collect::<Vec<_>>());
+        assert_eq!(output.bucket_sizes().to_vec(), expected.iter().map(|b| b.len() as u64).collect::<Vec<_>>());
         for (reduce, bytes) in expected.iter().enumerate() {
             assert!(read_back(&output, reduce) == *bytes, "bucket {reduce} reads back in append order");
         }

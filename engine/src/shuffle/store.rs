@@ -26,6 +26,13 @@ pub trait ShuffleStore: Send + Sync {
     /// (a file bucket is read by whoever fetched it).
     fn fetch(&self, block: ShuffleBlockId) -> Option<Bucket>;
 
+    /// The buckets of reduce partition `reduce` from each of `maps` of `shuffle`, in the
+    /// order given: `None` for each map output that is not here. The local store answers
+    /// under one lock; the default asks [`ShuffleStore::fetch`] once per map.
+    fn fetch_column(&self, shuffle: ShuffleId, reduce: PartitionId, maps: &[PartitionId]) -> Vec<Option<Bucket>> {
+        maps.iter().map(|&map| self.fetch(ShuffleBlockId { shuffle, map, reduce })).collect()
+    }
+
     /// Whether the output of map task `map` is here.
     fn has_map_output(&self, shuffle: ShuffleId, map: PartitionId) -> bool;
 
@@ -60,6 +67,12 @@ impl ShuffleStore for LocalShuffleStore {
     fn fetch(&self, block: ShuffleBlockId) -> Option<Bucket> {
         let outputs = self.outputs.read().unwrap_or_else(|e| e.into_inner());
         outputs.get(&block.shuffle)?.get(&block.map)?.bucket(block.reduce.index())
+    }
+
+    fn fetch_column(&self, shuffle: ShuffleId, reduce: PartitionId, maps: &[PartitionId]) -> Vec<Option<Bucket>> {
+        let outputs = self.outputs.read().unwrap_or_else(|e| e.into_inner());
+        let Some(outputs) = outputs.get(&shuffle) else { return vec![None; maps.len()] };
+        maps.iter().map(|map| outputs.get(map)?.bucket(reduce.index())).collect()
     }
 
     fn has_map_output(&self, shuffle: ShuffleId, map: PartitionId) -> bool {
@@ -110,6 +123,8 @@ mod tests {
         let block = ShuffleBlockId { shuffle: s, map: PartitionId(1), reduce: PartitionId(1) };
         assert_eq!(memory_bytes(store.fetch(block)).as_deref(), Some(&b"b"[..]));
         assert!(store.fetch(ShuffleBlockId { reduce: PartitionId(2), ..block }).is_none());
+        let column = store.fetch_column(s, PartitionId(0), &[PartitionId(1), PartitionId(0)]);
+        assert_eq!(column.iter().map(|b| b.as_ref().map(Bucket::len)).collect::<Vec<_>>(), [Some(1), None]);
         store.remove_map_output(s, PartitionId(1));
         assert!(store.fetch(block).is_none());
         store.put_map_output(s, PartitionId(0), MapOutput::in_memory(vec![Bytes::new()]));

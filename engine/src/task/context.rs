@@ -13,7 +13,7 @@ use crate::block::{BlockData, BlockId, BlockManager, BlockSource, EncodeFn, Stor
 use crate::error::TaskFailure;
 use crate::ids::{AccumulatorId, AttemptId, PartitionId, ShuffleId};
 use crate::memory::{MemoryReservation, TaskMemory};
-use crate::shuffle::{Bucket, ShuffleBlockId, ShuffleRegistry};
+use crate::shuffle::{Bucket, ShuffleRegistry};
 
 /// Encodes one accumulator's partial value (of the type its typed handle put in the slot)
 /// into the bytes the driver merges. Supplied by the typed layer, which knows the type.
@@ -245,22 +245,23 @@ impl TaskContext {
         bump(&self.inner.metrics.bytes_spilled, bytes);
     }
 
-    /// The buckets for reduce partition `reduce` from every map task of `shuffle`, in map order.
+    /// The non-empty buckets for reduce partition `reduce` from the map tasks of `shuffle`,
+    /// in map order. Reads only this partition's column of the map statuses, and skips the
+    /// buckets they say are empty without asking the store.
     ///
     /// # Errors
     /// [`TaskFailure::FetchFailed`] naming every map task whose output is missing (so the
     /// scheduler reruns them all at once).
     pub fn fetch_shuffle(&self, shuffle: ShuffleId, reduce: PartitionId) -> Result<Vec<Bucket>, TaskFailure> {
         let registry = &self.inner.shuffles;
-        let present = registry
-            .tracker
-            .presence(shuffle)
-            .ok_or(TaskFailure::FetchFailed { shuffle, maps: vec![PartitionId(0)] })?;
-        let mut buckets = Vec::with_capacity(present.len());
+        let column =
+            registry.tracker.column(shuffle, reduce).map_err(|maps| TaskFailure::FetchFailed { shuffle, maps })?;
+        let maps: Vec<PartitionId> = column.iter().map(|&(map, _)| map).collect();
+        let found = registry.store.fetch_column(shuffle, reduce, &maps);
+        let mut buckets = Vec::with_capacity(maps.len());
         let mut missing = Vec::new();
-        for (map, present) in PartitionId::all(present.len()).zip(present) {
-            let found = if present { registry.store.fetch(ShuffleBlockId { shuffle, map, reduce }) } else { None };
-            match found {
+        for (map, bucket) in maps.into_iter().zip(found) {
+            match bucket {
                 Some(bucket) => {
                     self.add_shuffle_bytes_read(bucket.len());
                     buckets.push(bucket);
