@@ -16,7 +16,7 @@ use bytes::Bytes;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, shown};
 use crate::io::Storage;
 use crate::url::Location;
 
@@ -107,7 +107,7 @@ impl Claim {
             }
             match read_at(storage, &location)? {
                 Some(holder) if holder.is_gone() => {
-                    tracing::info!(output = %output.url(), %holder, "breaking the claim of a save that did not finish");
+                    tracing::info!(output = %shown(&output.url()), %holder, "breaking the claim of a save that did not finish");
                     delete(storage, &location)?;
                     broke = true;
                 }
@@ -122,7 +122,7 @@ impl Claim {
     /// dead writer, which the next save breaks). Cost: one delete.
     pub(crate) fn release(&self, storage: &Storage) {
         if let Err(error) = delete(storage, &self.location) {
-            tracing::warn!(%error, claim = %self.location.url(), "could not remove an output claim");
+            tracing::warn!(%error, claim = %shown(&self.location.url()), "could not remove an output claim");
         }
     }
 }
@@ -158,7 +158,7 @@ fn put_create(storage: &Storage, location: &Location, bytes: Bytes) -> Result<()
     storage.run(&url.clone(), async move {
         let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
         store.put_opts(&path, PutPayload::from(bytes), options).await.map(|_| ()).map_err(|e| match e {
-            object_store::Error::AlreadyExists { .. } => StorageError::AlreadyExists { url: url.clone() },
+            object_store::Error::AlreadyExists { .. } => StorageError::AlreadyExists { url: shown(&url) },
             e => StorageError::io(&url, e),
         })
     })

@@ -17,7 +17,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, shown};
 
 /// Prefix of staging directories' names after `.<name>`.
 const STAGING: &str = ".ember-staging-";
@@ -62,13 +62,13 @@ impl LocalTarget {
             return match std::fs::rename(&self.staging, &self.output) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
-                    Err(StorageError::AlreadyExists { url: url.to_owned() })
+                    Err(StorageError::AlreadyExists { url: shown(url) })
                 }
                 Err(e) => Err(io_error(e)),
             };
         }
         if !overwrite {
-            return Err(StorageError::AlreadyExists { url: url.to_owned() });
+            return Err(StorageError::AlreadyExists { url: shown(url) });
         }
         if exchange(&self.staging, &self.output).map_err(io_error)? {
             // The staging path now holds the old output.

@@ -27,7 +27,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, shown};
 use crate::io::Storage;
 use crate::url::Location;
 
@@ -143,7 +143,7 @@ pub(crate) fn publish(
         tracing::warn!(%error, "could not write _SUCCESS; the output is committed by its manifest");
     }
     if let Err(error) = promote(storage, root, save, staged) {
-        tracing::warn!(%error, output = %root.url(), "the output is committed, but moving its parts to their final names failed; its manifest names where they are");
+        tracing::warn!(%error, output = %shown(&root.url()), "the output is committed, but moving its parts to their final names failed; its manifest names where they are");
     }
     Ok(())
 }

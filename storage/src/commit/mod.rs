@@ -41,7 +41,7 @@ pub use part_writer::PartWriter;
 use self::claim::Claim;
 use self::local::LocalTarget;
 use self::manifest::ManifestPart;
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, shown};
 use crate::io::Storage;
 use crate::url::Location;
 
@@ -128,7 +128,7 @@ impl OutputJob {
                 remove_leftovers(storage, &root)?;
             }
             if exists(storage, &root, url)? && !overwrite {
-                return Err(StorageError::AlreadyExists { url: url.to_owned() });
+                return Err(StorageError::AlreadyExists { url: shown(url) });
             }
             Ok(match root.local_path() {
                 Some(path) => Target::Local(LocalTarget::new(path, &save)),
@@ -260,7 +260,7 @@ impl OutputJob {
                 let attempts = self.attempts_root();
                 part_writer::abort_recorded_uploads(&self.storage, &attempts);
                 if let Err(error) = self.storage.delete_all(&attempts, &attempts.url()) {
-                    tracing::warn!(%error, url = %attempts.url(), "could not delete an aborted save's files");
+                    tracing::warn!(%error, url = %shown(&attempts.url()), "could not delete an aborted save's files");
                 }
             }
         }

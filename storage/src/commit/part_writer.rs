@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::{OutputJob, PART_CHUNK, PartCommit, UPLOAD_CONCURRENCY};
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, shown};
 use crate::io::Storage;
 use crate::url::Location;
 
@@ -246,7 +246,7 @@ fn abort_upload(storage: &Storage, url: &str, store: Arc<dyn MultipartStore>, pa
     let owned = url.to_owned();
     let _ = storage.run(url, async move {
         if let Err(error) = store.abort_multipart(&path, &id).await {
-            tracing::warn!(%error, url = owned, "could not abort a multipart upload");
+            tracing::warn!(%error, url = %shown(&owned), "could not abort a multipart upload");
         }
         Ok(())
     });
@@ -282,7 +282,7 @@ pub(super) fn abort_recorded_uploads(storage: &Storage, under: &Location) {
                 abort_upload(storage, &url, Arc::clone(&multipart), Path::from(record.path), record.id);
             }
         }
-        Err(error) => tracing::warn!(%error, url, "could not look for unfinished multipart uploads"),
+        Err(error) => tracing::warn!(%error, url = %shown(&url), "could not look for unfinished multipart uploads"),
     }
 }
 
@@ -310,7 +310,7 @@ impl Drop for PartWriter<'_> {
                 let url = self.url.clone();
                 let _ = self.job.storage.run(&self.url, async move {
                     if let Err(error) = upload.abort().await {
-                        tracing::warn!(%error, url, "could not abort a multipart upload");
+                        tracing::warn!(%error, url = %shown(&url), "could not abort a multipart upload");
                     }
                     Ok(())
                 });
