@@ -299,7 +299,7 @@ mod tests {
         let node = NodeId(2);
         bm.persist(node, StorageLevel::DiskOnly, Arc::new(()));
         let id = BlockId::rdd(node, crate::ids::PartitionId(0));
-        let encode: Arc<EncodeFn> = Arc::new(|_| Vec::new());
+        let encode: Arc<EncodeFn> = Arc::new(|_| Some(Vec::new()));
         let report = bm.put(id, StorageLevel::DiskOnly, BlockData::Bytes(Bytes::from_static(b"secret")), Some(encode));
         assert_eq!(report.bytes_spilled, 6);
         let Some(Some(dir)) = bm.disk.dir.get() else { panic!("the disk store made its directory") };
