@@ -23,6 +23,10 @@ use crate::scheduler::driver::{self, CleanupSender, Inbox, LoopParts};
 use crate::scheduler::{CancelTarget, DagScheduler, JobHistory, JobMetrics, JobSubmission, RunningJob, SchedulerEvent};
 use crate::shuffle::{LocalShuffleStore, ShuffleRegistry};
 
+/// How long a cluster executor's slot waits for its own `main` to reach the action whose
+/// task the driver launched (the driver's `main` may be ahead by the time one action takes).
+const EXECUTOR_WORK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Which executor seam a local context runs its tasks through.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackendKind {
@@ -46,8 +50,20 @@ pub struct EngineSetup {
     /// Listeners that hear every event from the application's start.
     pub listeners: Vec<Arc<dyn Listener>>,
     /// The application's id, when the caller made it ([`new_app_id`]) to name something
-    /// before the start (the event log); otherwise one is made.
+    /// before the start (the event log); otherwise one is made. A cluster executor takes the
+    /// driver's.
     pub app_id: Option<String>,
+    /// The cluster role of this process; `None` for local mode.
+    pub cluster: Option<ClusterRole>,
+}
+
+/// What part this process plays in a cluster application.
+#[derive(Clone, Debug)]
+pub enum ClusterRole {
+    /// Rank 0: plans and schedules; executors register with it.
+    Driver(crate::cluster::DriverSetup),
+    /// Rank 1 and up: runs the driver's tasks on its slots.
+    Executor(crate::cluster::ExecutorSetup),
 }
 
 thread_local! {
@@ -87,6 +103,8 @@ struct Inner {
     inbox: Sender<Inbox>,
     cleanup: Arc<dyn ShuffleCleanup>,
     parallelism: usize,
+    /// This process's executor id when it is a cluster executor.
+    executor: Option<crate::ids::ExecutorId>,
     groups: Mutex<HashMap<ThreadId, String>>,
     scheduler: Mutex<Option<JoinHandle<()>>>,
 }
@@ -111,7 +129,7 @@ impl EngineContext {
     pub fn start(config: EngineConfig, setup: EngineSetup) -> std::io::Result<Self> {
         crate::task::site::install_panic_hook();
         crate::scratch::remove_stale(&std::env::temp_dir());
-        let shuffles = Arc::new(ShuffleRegistry::new(Arc::new(LocalShuffleStore::default())));
+        let store = Arc::new(LocalShuffleStore::default());
         let bus = Arc::new(ListenerBus::default());
         for listener in setup.listeners {
             bus.add(listener)?;
@@ -124,19 +142,68 @@ impl EngineContext {
         let accumulators: Arc<AccumulatorRegistry> = Arc::default();
         let history: Arc<JobHistory> = Arc::default();
         let (inbox, messages) = crossbeam_channel::unbounded();
-        let env = ExecutorEnv {
-            shuffles: Arc::clone(&shuffles),
+        let mut app_id = setup.app_id.unwrap_or_else(new_app_id);
+        let env = |shuffles: &Arc<ShuffleRegistry>, work_wait| ExecutorEnv {
+            shuffles: Arc::clone(shuffles),
             blocks: Arc::clone(&blocks),
             works: Arc::clone(&works),
             faults: Arc::clone(&faults),
+            work_wait,
         };
-        let sink = driver::report_sink(inbox.clone());
-        let backend: Box<dyn Backend> = match setup.backend {
-            BackendKind::Local => Box::new(LocalBackend::new(config.threads, env, sink)?),
-            BackendKind::Serializing => Box::new(SerializingBackend::new(config.threads, env, sink)?),
+        let (shuffles, scheduler, parallelism, executor) = match setup.cluster {
+            Some(ClusterRole::Executor(cluster)) => {
+                let joined = crate::cluster::join(&cluster, Arc::clone(&store) as _)?;
+                let shuffles = Arc::new(ShuffleRegistry::with_remote(store, Arc::clone(&joined.remote) as _));
+                app_id.clone_from(&joined.app_id);
+                let (parallelism, executor) = (joined.parallelism, joined.executor);
+                let slots = LocalBackend::new(cluster.slots, env(&shuffles, EXECUTOR_WORK_WAIT), joined.report_sink())?;
+                let follower = crate::cluster::spawn_follower(
+                    joined,
+                    Arc::new(slots),
+                    Arc::clone(&works),
+                    inbox.clone(),
+                    messages,
+                )?;
+                (shuffles, follower, parallelism, Some(executor))
+            }
+            role => {
+                let shuffles = Arc::new(ShuffleRegistry::new(store));
+                let sink = driver::report_sink(inbox.clone());
+                let (backend, parallelism): (Box<dyn Backend>, usize) = match role {
+                    Some(ClusterRole::Driver(cluster)) => {
+                        let parallelism = cluster.parallelism;
+                        let backend = crate::cluster::ClusterBackend::start(
+                            cluster,
+                            app_id.clone(),
+                            inbox.clone(),
+                            sink,
+                            Arc::clone(&shuffles.tracker),
+                            Arc::clone(&works),
+                        )?;
+                        (Box::new(backend), parallelism)
+                    }
+                    _ => {
+                        let env = env(&shuffles, std::time::Duration::ZERO);
+                        let backend: Box<dyn Backend> = match setup.backend {
+                            BackendKind::Local => Box::new(LocalBackend::new(config.threads, env, sink)?),
+                            BackendKind::Serializing => Box::new(SerializingBackend::new(config.threads, env, sink)?),
+                        };
+                        let parallelism = backend.executors().iter().map(|(_, slots)| slots).sum();
+                        (backend, parallelism)
+                    }
+                };
+                let parts = LoopParts {
+                    dag: DagScheduler::new(config.clone(), Arc::clone(&shuffles.tracker)),
+                    backend,
+                    shuffles: Arc::clone(&shuffles),
+                    works: Arc::clone(&works),
+                    accumulators: Arc::clone(&accumulators),
+                    bus: Arc::clone(&bus),
+                    history: Arc::clone(&history),
+                };
+                (shuffles, driver::spawn(parts, messages)?, parallelism, None)
+            }
         };
-        let parallelism = backend.executors().iter().map(|(_, slots)| slots).sum();
-        let app_id = setup.app_id.unwrap_or_else(new_app_id);
         bus.post(Event::ApplicationStart {
             app_id: app_id.clone(),
             app_name: setup.app_name,
@@ -145,16 +212,6 @@ impl EngineContext {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             time: now_micros(),
         });
-        let parts = LoopParts {
-            dag: DagScheduler::new(config.clone(), Arc::clone(&shuffles.tracker)),
-            backend,
-            shuffles: Arc::clone(&shuffles),
-            works: Arc::clone(&works),
-            accumulators: Arc::clone(&accumulators),
-            bus: Arc::clone(&bus),
-            history: Arc::clone(&history),
-        };
-        let scheduler = driver::spawn(parts, messages)?;
         let cleanup: Arc<dyn ShuffleCleanup> = Arc::new(CleanupSender(inbox.clone()));
         Ok(EngineContext {
             inner: Arc::new(Inner {
@@ -172,6 +229,7 @@ impl EngineContext {
                 inbox,
                 cleanup,
                 parallelism,
+                executor,
                 groups: Mutex::new(HashMap::new()),
                 scheduler: Mutex::new(Some(scheduler)),
             }),
@@ -191,6 +249,18 @@ impl EngineContext {
     /// The id generators (node ids are taken by the typed layer as it builds nodes).
     pub fn ids(&self) -> &IdGen {
         &self.inner.ids
+    }
+
+    /// Whether this process is the application's driver: always in local mode; in the
+    /// cluster mode, rank 0 only. Side effects that belong to the driver alone (printing a
+    /// result, writing a report) go under `if ctx.is_driver()`.
+    pub fn is_driver(&self) -> bool {
+        self.inner.executor.is_none()
+    }
+
+    /// This process's executor id when it is a cluster executor.
+    pub fn executor_id(&self) -> Option<crate::ids::ExecutorId> {
+        self.inner.executor
     }
 
     /// How many attempts run at once (task slots over all executors).

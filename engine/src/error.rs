@@ -215,6 +215,13 @@ impl RemoteError {
     pub fn capture(error: &(dyn std::error::Error + 'static)) -> Self {
         RemoteError { message: error.to_string(), source: error.source().map(|s| Box::new(RemoteError::capture(s))) }
     }
+
+    /// `error` captured with `tag` appended to its own message (which executor ran it).
+    pub fn tagged(error: &(dyn std::error::Error + Send + Sync + 'static), tag: &str) -> Self {
+        let mut captured = RemoteError::capture(error);
+        captured.message.push_str(tag);
+        captured
+    }
 }
 
 impl fmt::Display for RemoteError {
@@ -264,6 +271,8 @@ pub enum JobErrorKind {
     /// Nothing was running and nothing could be launched, yet the job was not done: a bug in
     /// Ember's scheduler.
     Stalled,
+    /// Every executor of a cluster application was lost and none replaced it.
+    NoExecutors,
 }
 
 /// Why a job failed: its kind, the job, and where it applies the stage, the partition, the
@@ -350,6 +359,13 @@ impl JobError {
     /// The scheduler found nothing to run for an unfinished job (a bug).
     pub fn stalled(job: JobId) -> Self {
         JobError::new(JobErrorKind::Stalled, job)
+    }
+
+    /// Every executor was lost: `reason` names the last and why.
+    pub fn no_executors(job: JobId, reason: &str) -> Self {
+        let mut err = JobError::new(JobErrorKind::NoExecutors, job);
+        err.0.detail = Some(reason.to_owned());
+        err
     }
 
     /// The same error for another job that failed for the same reason (a stage that two
@@ -496,6 +512,9 @@ impl fmt::Display for JobError {
                 "job {} stalled: no task running and none runnable (a scheduler bug; please report it)",
                 e.job
             ),
+            JobErrorKind::NoExecutors => {
+                write!(f, "job {} failed: {}", e.job, e.detail.as_deref().unwrap_or("every executor was lost"))
+            }
         }
     }
 }

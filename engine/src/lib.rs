@@ -34,6 +34,7 @@
 pub mod accumulator;
 pub mod block;
 pub mod broadcast;
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod disk;
@@ -54,7 +55,7 @@ mod test_support;
 
 pub use block::StorageLevel;
 pub use config::EngineConfig;
-pub use context::{BackendKind, EngineContext, EngineSetup};
+pub use context::{BackendKind, ClusterRole, EngineContext, EngineSetup};
 pub use error::{BoxError, JobError, JobErrorKind, RemoteError, TaskFailure};
 pub use events::{Event, Listener};
 pub use executor::ResultFn;

@@ -50,6 +50,19 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     io::Write::write_all(&mut file, bytes)
 }
 
+/// Removes this process's own scratch directories under `root`: what a process about to exit
+/// without running destructors (a cluster executor told to stop) calls first. Best effort.
+pub fn remove_own(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let (me, host) = (std::process::id() as i32, host_tag());
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_str().and_then(owner).is_some_and(|(pid, tag)| pid == me && tag == host) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Removes the scratch directories under `root` that dead processes of this user left, and
 /// returns how many. Cost: one listing of `root`, one liveness probe per Ember directory,
 /// then the removal of each stale one. Errors are logged and skipped: cleaning is best effort

@@ -251,7 +251,30 @@ impl Storage {
     /// false; URL errors as in [`Storage::put`], and [`StorageError::InvalidUrl`] for a store
     /// root (`file:///`, `memory://`); [`StorageError::Io`] if checking fails.
     pub fn create_output(&self, url: &str, overwrite: bool) -> Result<OutputJob> {
-        OutputJob::create(self, url, overwrite)
+        OutputJob::create(self, url, overwrite, None)
+    }
+
+    /// [`Storage::create_output`] with the save id given instead of a random one: the id
+    /// every process of a cluster application derives alike, so that executors can
+    /// [`Storage::join_output`] the driver's save.
+    ///
+    /// # Errors
+    /// As [`Storage::create_output`]; [`StorageError::InvalidUrl`] for an id that is not 1 to 64
+    /// letters, digits, `-` or `_`.
+    pub fn create_output_as(&self, url: &str, overwrite: bool, save: &str) -> Result<OutputJob> {
+        OutputJob::create(self, url, overwrite, Some(save))
+    }
+
+    /// Joins save `save` of the output `url`, which another process (the cluster's driver)
+    /// created and holds the claim of: this process writes task attempts exactly where the
+    /// owner's commit looks for them, and never commits or aborts (its
+    /// [`OutputJob::commit`] returns `Ok(())` at once, its abort leaves the attempts to the
+    /// owner's). Cost: no I/O.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidUrl`] for a malformed URL, the store root, or a malformed id.
+    pub fn join_output(&self, url: &str, save: &str) -> Result<OutputJob> {
+        OutputJob::join(self, url, save)
     }
 
     /// Removes what saves to the output `url` that did not finish left behind: the claim of

@@ -2,6 +2,7 @@
 //! per concern, every result checked against a sequential computation on plain collections.
 
 mod checkpoint;
+mod cluster;
 mod codec;
 mod commit;
 mod conformance;

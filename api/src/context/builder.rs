@@ -57,6 +57,7 @@ pub struct ContextBuilder {
     cancel_on_interrupt: bool,
     backend: BackendKind,
     listeners: Vec<Arc<dyn Listener>>,
+    executor_args: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for ContextBuilder {
@@ -189,6 +190,14 @@ impl ContextBuilder {
         self
     }
 
+    /// The command-line arguments of the executor processes `local-cluster[E,C]` starts
+    /// (they run this same program): by default this process's own. A test binary passes
+    /// the arguments that run only the calling test ([`crate::testing::executor_args`]).
+    pub fn executor_args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.executor_args = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Takes the settings the environment gives: `EMBER_MASTER`, `EMBER_EVENT_LOG` and
     /// `EMBER_PROGRESS` (see [`Context::from_env`]); settings made on the builder after this
     /// win.
@@ -198,7 +207,9 @@ impl ContextBuilder {
     /// when it cannot be parsed.
     pub fn from_env(mut self) -> Result<Self> {
         if let Ok(master) = std::env::var(MASTER_ENV) {
-            parse_master(&master)?;
+            if super::cluster::parse(&master)?.is_none() {
+                parse_master(&master)?;
+            }
             self.master = Some(master);
         }
         if let Ok(dir) = std::env::var(EVENT_LOG_ENV)
@@ -224,18 +235,32 @@ impl ContextBuilder {
     /// [`Startup`](crate::ErrorKind::Startup) when threads cannot be spawned; a storage error
     /// when the I/O runtime cannot start or the event log cannot be created.
     pub fn build(self) -> Result<Context> {
-        let parsed = match &self.master {
-            Some(master) => parse_master(master)?,
-            None => Master { threads: available_cores(), attempts: None },
+        let cluster_master = match &self.master {
+            Some(master) => super::cluster::parse(master)?,
+            None => None,
         };
-        let threads = self.threads.map_or(parsed.threads, |n| n.max(1));
+        let cluster = match &cluster_master {
+            Some(master) => Some(super::cluster::plan(master, self.executor_args.clone())?),
+            None => None,
+        };
+        let parsed = match (&self.master, &cluster) {
+            (_, Some(plan)) => Master { threads: plan.slots, attempts: Some(super::cluster::CLUSTER_ATTEMPTS) },
+            (Some(master), None) => parse_master(master)?,
+            (None, None) => Master { threads: available_cores(), attempts: None },
+        };
+        let threads = match &cluster {
+            Some(_) => parsed.threads,
+            None => self.threads.map_or(parsed.threads, |n| n.max(1)),
+        };
         // Local mode tries a task once, as Spark's `local[N]`: a deterministic bug fails at
         // once instead of four times. `local[N,F]` and the builder ask for more.
         let attempts = self.max_task_attempts.or(parsed.attempts).unwrap_or(LOCAL_ATTEMPTS).max(1);
-        let master = match parsed.attempts {
-            Some(f) => format!("local[{threads},{f}]"),
-            None => format!("local[{threads}]"),
+        let master = match (&cluster_master, parsed.attempts) {
+            (Some(cluster), _) => cluster.to_string(),
+            (None, Some(f)) => format!("local[{threads},{f}]"),
+            (None, None) => format!("local[{threads}]"),
         };
+        let is_executor = cluster.as_ref().is_some_and(|plan| !plan.is_driver());
         let mut config = EngineConfig::new(threads).with_max_task_attempts(attempts);
         if let Some(bytes) = self.memory_budget {
             config = config.with_memory_budget(bytes);
@@ -243,14 +268,15 @@ impl ContextBuilder {
         let storage = Storage::with_options(self.storage)?;
         let app_name = self.app_name.unwrap_or_else(|| "ember".to_owned());
         let mut listeners = self.listeners;
-        if self.progress_bar != Some(false) {
+        // An executor runs no scheduler: it has no progress to draw and no jobs to log.
+        if self.progress_bar != Some(false) && !is_executor {
             // `stderr()` is `None` off a terminal: asked for or not, nothing is drawn there.
             if let Some(progress) = ConsoleProgress::stderr() {
                 listeners.push(Arc::new(progress));
             }
         }
         let app_id = ember_engine::context::new_app_id();
-        if let Some(dir) = &self.event_log {
+        if let Some(dir) = self.event_log.as_ref().filter(|_| !is_executor) {
             listeners.push(Arc::new(EventLog::create(&storage, dir, &app_id)?));
         }
         let backend = match std::env::var(BACKEND_ENV).as_deref() {
@@ -264,6 +290,7 @@ impl ContextBuilder {
             backend,
             listeners,
             app_id: Some(app_id),
+            cluster: cluster.map(|plan| plan.role),
         };
         let engine = EngineContext::start(config, setup).map_err(Error::startup)?;
         let ctx = Context {
@@ -277,6 +304,8 @@ impl ContextBuilder {
                 interrupted: Default::default(),
                 outputs: Default::default(),
                 next_output: Default::default(),
+                cluster: cluster_master.is_some(),
+                saves: Default::default(),
             }),
         };
         if self.cancel_on_interrupt {
@@ -302,10 +331,9 @@ fn parse_master(master: &str) -> Result<Master> {
     if master == "local" {
         return Ok(Master { threads: 1, attempts: None });
     }
-    let inner = master
-        .strip_prefix("local[")
-        .and_then(|rest| rest.strip_suffix(']'))
-        .ok_or_else(|| bad("expected local, local[N], local[*] or local[N,F] (the cluster mode is not built yet)"))?;
+    let inner = master.strip_prefix("local[").and_then(|rest| rest.strip_suffix(']')).ok_or_else(|| {
+        bad("expected local, local[N], local[*], local[N,F], local-cluster[E,C] or ember://HOST:PORT")
+    })?;
     let (threads, attempts) = match inner.split_once(',') {
         Some((threads, attempts)) => (threads.trim(), Some(attempts.trim())),
         None => (inner.trim(), None),

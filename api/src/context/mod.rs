@@ -7,6 +7,7 @@
 // the one gateway from actions to the engine, in `submit.rs`.
 
 mod builder;
+mod cluster;
 mod sources;
 mod submit;
 
@@ -63,6 +64,10 @@ struct Inner {
     /// The outputs saves are writing, for the Ctrl-C handler to clean.
     outputs: Mutex<HashMap<u64, Arc<OutputJob>>>,
     next_output: AtomicU64,
+    /// Whether this is a cluster application (saves then take ids every process agrees on).
+    cluster: bool,
+    /// Saves started so far, for their ids.
+    saves: AtomicU64,
 }
 
 /// A context that does not keep it alive (for the Ctrl-C handler's list).
@@ -128,8 +133,36 @@ impl Context {
         &self.inner.app_name
     }
 
+    /// Whether this process is the application's driver: always in local mode; in the
+    /// cluster mode (`local-cluster[E,C]`, `ember://HOST:PORT`) rank 0 only. Every process of
+    /// a cluster application runs the same `main` and gets every action's result; side
+    /// effects that belong to the driver alone (printing, writing a report) go under
+    /// `if ctx.is_driver()`. Actions never do: every process must run the same actions.
+    ///
+    /// # Examples
+    /// ```
+    /// use ember::prelude::*;
+    /// let ctx = Context::local(1)?;
+    /// let n = ctx.parallelize(1..=3, 1).count()?;
+    /// if ctx.is_driver() {
+    ///     println!("{n} elements");
+    /// }
+    /// # Ok::<(), ember::Error>(())
+    /// ```
+    pub fn is_driver(&self) -> bool {
+        self.inner.engine.is_driver()
+    }
+
+    /// The id of the next save's output job: random in local mode (`None`); in the cluster
+    /// mode derived from the application's id and the save's number, so that every process
+    /// names the same staging location.
+    pub(crate) fn next_save_id(&self) -> Option<String> {
+        let n = self.inner.saves.fetch_add(1, Ordering::Relaxed);
+        self.inner.cluster.then(|| format!("{}-s{n}", self.app_id()))
+    }
+
     /// The application's id, unique per context (`app-YYYYMMDDhhmmss-xxxxxxxx`): the name of
-    /// its event log file.
+    /// its event log file. Every process of a cluster application has the driver's.
     pub fn app_id(&self) -> &str {
         self.inner.engine.app_id()
     }

@@ -67,7 +67,12 @@ fn run_one(task: TaskDescriptor, token: Arc<CancelToken>, env: &ExecutorEnv) -> 
     if token.is_cancelled() {
         return TaskReport::cancelled(task, LOCAL);
     }
-    let outcome = match env.works.resolve(task.work) {
+    let resolved = if env.work_wait.is_zero() {
+        env.works.resolve(task.work)
+    } else {
+        env.works.resolve_within(task.work, env.work_wait)
+    };
+    let outcome = match resolved {
         Ok(work) => run_attempt(task, &work, env, token),
         Err(failure) => {
             super::TaskOutcome { result: Err(failure), metrics: Default::default(), accumulators: Vec::new() }

@@ -53,6 +53,11 @@ pub trait Backend: Send + Sync {
     /// a running one sees its cancellation token at its next batch of records. An attempt
     /// that has already ended is left alone.
     fn kill(&self, task: TaskDescriptor);
+
+    /// A job ended with `result` (its values or error), after its tasks stopped. The cluster
+    /// backend sends it to every executor, whose own `main` waits on the action; local
+    /// backends ignore it.
+    fn job_ended(&self, _job: crate::ids::JobId, _result: &Result<Vec<Bytes>, crate::error::JobError>) {}
 }
 
 /// Where a backend sends each attempt's report. Called on the backend's threads.
@@ -121,4 +126,8 @@ pub struct ExecutorEnv {
     pub works: Arc<WorkRegistry>,
     /// Attempts to fail on purpose (tests).
     pub faults: Arc<FaultPlan>,
+    /// How long a launched attempt waits for its work to be registered: zero in local mode
+    /// (the driver registered it before launching); on a cluster executor, long enough for
+    /// this process's own `main` to reach the action.
+    pub work_wait: std::time::Duration,
 }

@@ -96,6 +96,14 @@ impl DagScheduler {
             }
             SchedulerEvent::ExecutorLost { executor } => self.executor_lost(executor),
             SchedulerEvent::ShuffleDropped(shuffle) => self.shuffle_dropped(shuffle),
+            SchedulerEvent::NoExecutors { reason } => {
+                if self.executors.is_empty() {
+                    let jobs: Vec<JobId> = self.jobs.keys().copied().collect();
+                    for job in jobs {
+                        self.end_job(job, Err(JobError::no_executors(job, &reason)));
+                    }
+                }
+            }
             SchedulerEvent::Stop => {
                 let jobs: Vec<JobId> = self.jobs.keys().copied().collect();
                 for job in jobs {

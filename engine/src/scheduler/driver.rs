@@ -32,6 +32,8 @@ pub(crate) enum Inbox {
     WhenIdle(Sender<()>),
     /// The context is going away.
     Shutdown,
+    /// On a cluster executor: the driver says how a job ended.
+    JobEnded(crate::cluster::wire::JobOutcome),
 }
 
 /// The parts of the context the loop carries commands out on.
@@ -92,6 +94,7 @@ impl Loop {
                     stopping = true;
                     self.feed(SchedulerEvent::Stop);
                 }
+                Inbox::JobEnded(_) => {}
             }
             let idle = self.parts.dag.active_jobs().is_empty();
             if idle {
@@ -146,6 +149,7 @@ impl Loop {
             }
             Command::Finish { job, result, metrics, progress } => {
                 parts.works.forget_result(job);
+                parts.backend.job_ended(job, &result);
                 parts.history.push(metrics.clone());
                 if let Some(waiter) = self.waiters.remove(&job) {
                     waiter.complete(result, metrics, progress);
@@ -240,7 +244,7 @@ impl JobState {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn complete(&self, result: Result<Vec<Bytes>, JobError>, metrics: JobMetrics, progress: JobProgress) {
+    pub(crate) fn complete(&self, result: Result<Vec<Bytes>, JobError>, metrics: JobMetrics, progress: JobProgress) {
         let (wakers, callbacks) = {
             let mut waiting = self.lock();
             waiting.outcome = Some(Outcome { result: Some(result), metrics, progress });
@@ -270,7 +274,7 @@ impl RunningJob {
         works: &WorkRegistry,
     ) -> Self {
         let job = submission.job;
-        works.register_result(job, func);
+        works.register_result(job, func, Arc::clone(&submission.final_node));
         let state = Arc::new(JobState::default());
         let handle = RunningJob { job, state: Arc::clone(&state), inbox: inbox.clone() };
         if inbox.send(Inbox::Submit(submission, state)).is_err() {
@@ -369,7 +373,7 @@ impl std::fmt::Debug for RunningJob {
 }
 
 /// The metrics of a job that never reached the scheduler.
-fn stopped_metrics(job: JobId) -> JobMetrics {
+pub(crate) fn stopped_metrics(job: JobId) -> JobMetrics {
     JobMetrics { job, action: String::new(), succeeded: false, duration: std::time::Duration::ZERO, stages: Vec::new() }
 }
 

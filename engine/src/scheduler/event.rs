@@ -72,6 +72,12 @@ pub enum SchedulerEvent {
         /// The executor.
         executor: ExecutorId,
     },
+    /// Every executor is gone and none is coming: every active job fails with `reason`
+    /// instead of waiting forever.
+    NoExecutors {
+        /// Which executor went last and why, for the jobs' errors.
+        reason: String,
+    },
     /// No RDD can reach this shuffle anymore.
     ShuffleDropped(ShuffleId),
     /// The context is stopping: every active job fails.

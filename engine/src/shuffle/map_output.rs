@@ -208,6 +208,12 @@ impl MapOutputTracker {
         maps.iter().enumerate().map(|(m, s)| s.clone().ok_or(PartitionId::new(m))).collect()
     }
 
+    /// Every map task's status of `shuffle` (`None`: no output), copied, for a cluster
+    /// executor asking where they are; empty for a shuffle not registered. Cost: `O(maps)`.
+    pub fn snapshot(&self, shuffle: ShuffleId) -> Vec<Option<MapStatus>> {
+        self.read().get(&shuffle).map_or_else(Vec::new, |maps| maps.iter().map(|s| s.as_deref().cloned()).collect())
+    }
+
     /// Forgets a shuffle entirely.
     pub fn remove_shuffle(&self, shuffle: ShuffleId) {
         self.write().remove(&shuffle);

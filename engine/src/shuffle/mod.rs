@@ -26,7 +26,7 @@ pub use store::{LocalShuffleStore, ShuffleBlockId, ShuffleStore};
 
 use std::sync::Arc;
 
-use crate::ids::ShuffleId;
+use crate::ids::{ExecutorId, PartitionId, ShuffleId};
 
 /// The shuffle store and the map-output tracker of one context: what a task needs to write
 /// its buckets and to find the buckets it reads. The scheduler writes the tracker; tasks and
@@ -36,12 +36,39 @@ pub struct ShuffleRegistry {
     pub store: Arc<dyn ShuffleStore>,
     /// Which map outputs exist.
     pub tracker: Arc<MapOutputTracker>,
+    /// On a cluster executor: where the driver's map statuses and other executors' buckets
+    /// come from. `None` in local mode and on the driver, where `tracker` and `store` say all.
+    pub remote: Option<Arc<dyn RemoteShuffle>>,
+}
+
+/// How a reducer on a cluster executor finds and reads buckets held by other processes.
+pub trait RemoteShuffle: Send + Sync {
+    /// Reduce partition `reduce`'s column of `shuffle`, as [`MapOutputTracker::column`], with
+    /// the executor holding each bucket.
+    ///
+    /// # Errors
+    /// Every map task without an output, as [`MapOutputTracker::column`].
+    fn column(
+        &self,
+        shuffle: ShuffleId,
+        reduce: PartitionId,
+    ) -> Result<Vec<(PartitionId, u64, ExecutorId)>, Vec<PartitionId>>;
+
+    /// The buckets of `reduce` from `maps` (each with the executor holding it), in order:
+    /// `None` for each one that could not be read (its executor is gone or lost it).
+    fn fetch(&self, shuffle: ShuffleId, reduce: PartitionId, maps: &[(PartitionId, ExecutorId)])
+    -> Vec<Option<Bucket>>;
 }
 
 impl ShuffleRegistry {
     /// A registry over `store`, with an empty tracker.
     pub fn new(store: Arc<dyn ShuffleStore>) -> Self {
-        ShuffleRegistry { store, tracker: Arc::default() }
+        ShuffleRegistry { store, tracker: Arc::default(), remote: None }
+    }
+
+    /// A cluster executor's registry: its own store, buckets elsewhere read through `remote`.
+    pub fn with_remote(store: Arc<dyn ShuffleStore>, remote: Arc<dyn RemoteShuffle>) -> Self {
+        ShuffleRegistry { store, tracker: Arc::default(), remote: Some(remote) }
     }
 
     /// Forgets a shuffle and frees its buckets.

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::{CancelToken, TaskDescriptor, TaskMetrics};
 use crate::block::{BlockData, BlockId, BlockManager, BlockSource, EncodeFn, StorageLevel};
 use crate::error::TaskFailure;
-use crate::ids::{AccumulatorId, AttemptId, PartitionId, ShuffleId};
+use crate::ids::{AccumulatorId, AttemptId, ExecutorId, PartitionId, ShuffleId};
 use crate::memory::{MemoryReservation, TaskMemory};
 use crate::shuffle::{Bucket, ShuffleRegistry};
 
@@ -254,10 +254,24 @@ impl TaskContext {
     /// scheduler reruns them all at once).
     pub fn fetch_shuffle(&self, shuffle: ShuffleId, reduce: PartitionId) -> Result<Vec<Bucket>, TaskFailure> {
         let registry = &self.inner.shuffles;
-        let column =
-            registry.tracker.column(shuffle, reduce).map_err(|maps| TaskFailure::FetchFailed { shuffle, maps })?;
-        let maps: Vec<PartitionId> = column.iter().map(|&(map, _)| map).collect();
-        let found = registry.store.fetch_column(shuffle, reduce, &maps);
+        let (maps, found) = match &registry.remote {
+            None => {
+                let column = registry
+                    .tracker
+                    .column(shuffle, reduce)
+                    .map_err(|maps| TaskFailure::FetchFailed { shuffle, maps })?;
+                let maps: Vec<PartitionId> = column.iter().map(|&(map, _)| map).collect();
+                let found = registry.store.fetch_column(shuffle, reduce, &maps);
+                (maps, found)
+            }
+            Some(remote) => {
+                let column =
+                    remote.column(shuffle, reduce).map_err(|maps| TaskFailure::FetchFailed { shuffle, maps })?;
+                let located: Vec<(PartitionId, ExecutorId)> = column.iter().map(|&(map, _, at)| (map, at)).collect();
+                let found = remote.fetch(shuffle, reduce, &located);
+                (located.into_iter().map(|(map, _)| map).collect(), found)
+            }
+        };
         let mut buckets = Vec::with_capacity(maps.len());
         let mut missing = Vec::new();
         for (map, bucket) in maps.into_iter().zip(found) {

@@ -71,7 +71,9 @@ pub struct OutputJob {
     root: Location,
     /// This save's id: in its claim, its staging names and its manifest.
     save: String,
-    claim: Claim,
+    /// `None` for a save joined from another process ([`Storage::join_output`]): the process
+    /// that holds the claim commits or aborts; this one only writes attempts.
+    claim: Option<Claim>,
     target: Target,
     overwrite: bool,
     /// Left by the first commit or abort, and held while either runs: a second caller (the
@@ -116,12 +118,15 @@ pub fn part_name(partition: usize) -> String {
 
 impl OutputJob {
     /// [`Storage::create_output`]: see there for the contract.
-    pub(crate) fn create(storage: &Storage, url: &str, overwrite: bool) -> Result<Self> {
+    pub(crate) fn create(storage: &Storage, url: &str, overwrite: bool, save: Option<&str>) -> Result<Self> {
         let root = Location::parse(url)?;
         if root.path.parts_count() == 0 {
             return Err(StorageError::invalid(url, "an output needs its own directory below the store root"));
         }
-        let save = new_save_id();
+        let save = match save {
+            Some(save) => checked_save_id(url, save)?,
+            None => new_save_id(),
+        };
         let (claim, broke) = Claim::acquire(storage, &root, &save)?;
         let prepared = (|| {
             if broke {
@@ -141,7 +146,7 @@ impl OutputJob {
                 url: root.url(),
                 root,
                 save,
-                claim,
+                claim: Some(claim),
                 target,
                 overwrite,
                 state: Mutex::new(State::Open),
@@ -151,6 +156,34 @@ impl OutputJob {
                 Err(err)
             }
         }
+    }
+
+    /// [`Storage::join_output`]: see there for the contract.
+    pub(crate) fn join(storage: &Storage, url: &str, save: &str) -> Result<Self> {
+        let root = Location::parse(url)?;
+        if root.path.parts_count() == 0 {
+            return Err(StorageError::invalid(url, "an output needs its own directory below the store root"));
+        }
+        let save = checked_save_id(url, save)?;
+        let target = match root.local_path() {
+            Some(path) => Target::Local(LocalTarget::new(path, &save)),
+            None => Target::Object { previous: None },
+        };
+        Ok(Self {
+            storage: storage.clone(),
+            url: root.url(),
+            root,
+            save,
+            claim: None,
+            target,
+            overwrite: false,
+            state: Mutex::new(State::Open),
+        })
+    }
+
+    /// Whether this process holds the save's claim (it commits); `false` for a joined save.
+    pub fn is_owner(&self) -> bool {
+        self.claim.is_some()
     }
 
     /// The output's display URL (`file:///…`, `memory://…`). Cost: O(1).
@@ -210,6 +243,10 @@ impl OutputJob {
     /// something appeared at a local output path meanwhile; [`StorageError::Io`] if the
     /// visible step fails. On any error the save is aborted and the output is as it was.
     pub fn commit(&self, num_partitions: usize, parts: &[PartCommit]) -> Result<()> {
+        if self.claim.is_none() {
+            // A joined save: the owner commits.
+            return Ok(());
+        }
         let mut accepted: Vec<Option<PartCommit>> = vec![None; num_partitions];
         for part in parts {
             if let Some(slot) = usize::try_from(part.partition).ok().and_then(|p| accepted.get_mut(p))
@@ -237,7 +274,9 @@ impl OutputJob {
         if committed.is_err() {
             self.discard();
         }
-        self.claim.release(&self.storage);
+        if let Some(claim) = &self.claim {
+            claim.release(&self.storage);
+        }
         committed
     }
 
@@ -248,8 +287,11 @@ impl OutputJob {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if *state == State::Open {
             *state = State::Aborted;
-            self.discard();
-            self.claim.release(&self.storage);
+            // A joined save leaves its attempts to the owner, whose abort removes them all.
+            if let Some(claim) = &self.claim {
+                self.discard();
+                claim.release(&self.storage);
+            }
         }
     }
 
@@ -407,6 +449,15 @@ pub(crate) fn retrying<T>(mut step: impl FnMut(bool) -> Result<T>) -> Result<T> 
             other => return other,
         }
     }
+}
+
+/// `save` when it is a usable save id (1 to 64 ASCII letters, digits, `-` or `_`: it goes
+/// into file names).
+fn checked_save_id(url: &str, save: &str) -> Result<String> {
+    let ok = !save.is_empty()
+        && save.len() <= 64
+        && save.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(save.to_owned()) } else { Err(StorageError::invalid(url, format!("{save:?} is not a save id"))) }
 }
 
 /// A fresh save id: 16 hex digits from the process's random hasher keys, the pid and the time.

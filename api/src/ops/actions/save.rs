@@ -348,7 +348,14 @@ impl<T: Data> Rdd<T> {
         if overwrite && let Err(err) = refuse_overwriting_input(&self.lineage_node(), path) {
             return JobHandle::ready(Err(err.into()));
         }
-        let output = match self.context().storage().create_output(path, overwrite) {
+        let storage = self.context().storage();
+        let created = match self.context().next_save_id() {
+            None => storage.create_output(path, overwrite),
+            // The cluster's driver claims the output; executors write their attempts into it.
+            Some(save) if self.context().is_driver() => storage.create_output_as(path, overwrite, &save),
+            Some(save) => storage.join_output(path, &save),
+        };
+        let output = match created {
             Ok(output) => Arc::new(output),
             Err(err) => return JobHandle::ready(Err(err.into())),
         };

@@ -1,0 +1,455 @@
+//! The driver's side of the cluster: the gRPC service executors register with, the table of
+//! live executors, the heartbeat deadline, and [`ClusterBackend`], the scheduler's seam to it.
+//!
+//! ```text
+//!  executor ── Control(Register) ─▶ service: check build → id → ExecutorAdded ─▶ scheduler
+//!           ── Heartbeat ─────────▶ last_seen = now
+//!           ── Report ────────────▶ report sink ─▶ scheduler (TaskEnded)
+//!  stream broken / deadline missed ─▶ lose(id) ─▶ ExecutorLost ─▶ scheduler reruns its work;
+//!                                       local-cluster spawns a replacement
+//!  scheduler ─ launch/kill ─▶ ClusterBackend ─▶ that executor's outbound queue
+//!  job finished ─▶ job_ended ─▶ JobEnded to every executor, kept for replacements' replay
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+use futures::Stream;
+use tokio::sync::mpsc;
+use tonic::service::interceptor::InterceptedService;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::auth::CheckSecret;
+use super::rpc::driver::driver_server::{Driver, DriverServer};
+use super::signature::signature;
+use super::spawn::Spawner;
+use super::wire::{DriverMsg, ExecutorMsg, JobOutcome, MapStatusesReply, MapStatusesRequest, Register};
+use super::{DriverSetup, Liveness};
+use crate::error::{JobError, TaskFailure};
+use crate::executor::{Backend, ReportSink, TaskReport, WorkRegistry};
+use crate::ids::{ExecutorId, JobId, WorkId};
+use crate::scheduler::SchedulerEvent;
+use crate::scheduler::driver::Inbox;
+use crate::shuffle::MapOutputTracker;
+use crate::task::TaskDescriptor;
+
+type Outbound = mpsc::UnboundedSender<Result<DriverMsg, Status>>;
+
+/// One registered executor, as the driver knows it.
+struct Conn {
+    info: Register,
+    outbound: Outbound,
+    last_seen: Instant,
+    /// The works whose lineage this executor has been sent.
+    lineage_sent: HashSet<WorkId>,
+}
+
+/// The state the service, the monitor and the backend share.
+struct Shared {
+    app_id: String,
+    parallelism: usize,
+    liveness: Liveness,
+    build_id: u64,
+    executors: Mutex<HashMap<ExecutorId, Conn>>,
+    /// Which executor runs each launched attempt, until it reports.
+    running: Mutex<HashMap<TaskDescriptor, ExecutorId>>,
+    next_id: AtomicU32,
+    /// Bumped whenever map outputs may have moved (an executor lost, a fetch failed).
+    epoch: AtomicU64,
+    /// Every job's outcome in order, for replacements to replay `main` against.
+    outcomes: Mutex<Vec<JobOutcome>>,
+    scheduler: Sender<Inbox>,
+    sink: ReportSink,
+    tracker: Arc<MapOutputTracker>,
+    works: Arc<WorkRegistry>,
+    spawner: Option<Mutex<Spawner>>,
+    stopping: AtomicBool,
+    /// Whether an executor has ever registered (before one has, no executor is not a loss).
+    ever_registered: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Forgets executor `id` and tells the scheduler, once; `why` is logged. A clean leave
+    /// (`lost == false`) is an executor whose `main` ended: no replacement is started.
+    fn remove(&self, id: ExecutorId, why: &str, lost: bool) {
+        let Some(conn) = lock(&self.executors).remove(&id) else { return };
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let stopping = self.stopping.load(Ordering::SeqCst);
+        if lost && !stopping {
+            tracing::warn!(
+                target: "ember::cluster",
+                executor = id.0,
+                host = %conn.info.host,
+                pid = conn.info.pid,
+                log = conn.info.log_path.as_deref().unwrap_or("-"),
+                "executor lost: {why}"
+            );
+        } else {
+            tracing::debug!(target: "ember::cluster", executor = id.0, "executor left: {why}");
+        }
+        let _ = self.scheduler.send(Inbox::Event(SchedulerEvent::ExecutorLost { executor: id }));
+        if stopping {
+            return;
+        }
+        let replaced = match (&self.spawner, lost) {
+            (Some(spawner), true) => {
+                let mut spawner = lock(spawner);
+                spawner.forget(conn.info.rank, conn.info.pid);
+                match spawner.replace(conn.info.rank) {
+                    Ok(started) => started,
+                    Err(e) => {
+                        tracing::error!(target: "ember::cluster", error = %e, "cannot start a replacement executor");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
+        if lost && !replaced && lock(&self.executors).is_empty() {
+            let reason = format!(
+                "every executor of the application was lost (the last, {} on {} pid {}: {why}; its log: {})",
+                id.0,
+                conn.info.host,
+                conn.info.pid,
+                conn.info.log_path.as_deref().unwrap_or("not redirected")
+            );
+            let _ = self.scheduler.send(Inbox::Event(SchedulerEvent::NoExecutors { reason }));
+        }
+    }
+
+    /// A report from executor `from`: the driver's own id for it wins over what it claims.
+    fn report(&self, from: ExecutorId, mut report: TaskReport) {
+        lock(&self.running).remove(&report.task);
+        report.executor = from;
+        if let Ok(crate::executor::TaskSuccess::MapOutput(status)) = &mut report.result {
+            status.location = from;
+        }
+        if let Err(failure) = &mut report.result {
+            if matches!(failure, TaskFailure::FetchFailed { .. }) {
+                self.epoch.fetch_add(1, Ordering::SeqCst);
+            }
+            tag_failure(failure, from, lock(&self.executors).get(&from).map(|c| &c.info));
+        }
+        (self.sink)(report);
+    }
+}
+
+/// Adds to a task's error which executor it ran on and where that executor's log is.
+fn tag_failure(failure: &mut TaskFailure, executor: ExecutorId, info: Option<&Register>) {
+    let Some(info) = info else { return };
+    let tag = format!(
+        " [on executor {} ({} pid {}), log: {}]",
+        executor.0,
+        info.host,
+        info.pid,
+        info.log_path.as_deref().unwrap_or("not redirected")
+    );
+    match failure {
+        TaskFailure::Panic { message, .. } => message.push_str(&tag),
+        TaskFailure::Error { error, .. } => {
+            *error = Box::new(crate::error::RemoteError::tagged(error.as_ref(), &tag));
+        }
+        _ => {}
+    }
+}
+
+/// The gRPC service (one per driver).
+struct Service {
+    shared: Arc<Shared>,
+}
+
+type ControlStream = Pin<Box<dyn Stream<Item = Result<DriverMsg, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Driver for Service {
+    type ControlStream = ControlStream;
+
+    async fn control(&self, request: Request<Streaming<ExecutorMsg>>) -> Result<Response<ControlStream>, Status> {
+        let peer = request.remote_addr();
+        let mut inbound = request.into_inner();
+        let first = match inbound.message().await {
+            Ok(Some(ExecutorMsg::Register(register))) => register,
+            Ok(_) => {
+                tracing::warn!(target: "ember::cluster", ?peer, "refused a control stream that did not register first");
+                return Err(Status::invalid_argument("the first message on a control stream must be Register"));
+            }
+            Err(status) => {
+                tracing::warn!(target: "ember::cluster", ?peer, %status, "refused an unreadable control stream");
+                return Err(status);
+            }
+        };
+        let shared = &self.shared;
+        if first.build_id != shared.build_id {
+            tracing::warn!(target: "ember::cluster", ?peer, host = %first.host, "refused an executor of another build");
+            return Err(Status::failed_precondition(format!(
+                "refused: this executor ({} pid {}) runs a different build than the driver (build id {:016x}, the driver's {:016x}); \
+                 every process of an application must run the same binary",
+                first.host, first.pid, first.build_id, shared.build_id
+            )));
+        }
+        let id = ExecutorId(shared.next_id.fetch_add(1, Ordering::SeqCst));
+        let (outbound, queue) = mpsc::unbounded_channel();
+        let replay = lock(&shared.outcomes).clone();
+        let heartbeat_ms = shared.liveness.heartbeat.as_millis() as u64;
+        let parallelism = shared.parallelism;
+        let _ = outbound.send(Ok(DriverMsg::Registered {
+            executor: id,
+            app_id: shared.app_id.clone(),
+            heartbeat_ms,
+            parallelism,
+            replay,
+        }));
+        let slots = first.slots.max(1) as usize;
+        tracing::info!(
+            target: "ember::cluster",
+            executor = id.0, rank = first.rank, host = %first.host, pid = first.pid, slots,
+            shuffle = %first.shuffle_addr, "executor registered"
+        );
+        if let Some(spawner) = &shared.spawner {
+            lock(spawner).registered(first.rank);
+        }
+        lock(&shared.executors)
+            .insert(id, Conn { info: first, outbound, last_seen: Instant::now(), lineage_sent: HashSet::new() });
+        shared.ever_registered.store(true, Ordering::SeqCst);
+        let _ = shared.scheduler.send(Inbox::Event(SchedulerEvent::ExecutorAdded { executor: id, slots }));
+        let reader = Arc::clone(shared);
+        tokio::spawn(async move {
+            loop {
+                match inbound.message().await {
+                    Ok(Some(ExecutorMsg::Heartbeat)) => {
+                        if let Some(conn) = lock(&reader.executors).get_mut(&id) {
+                            conn.last_seen = Instant::now();
+                        }
+                    }
+                    Ok(Some(ExecutorMsg::Report(report))) => {
+                        if let Some(conn) = lock(&reader.executors).get_mut(&id) {
+                            conn.last_seen = Instant::now();
+                        }
+                        reader.report(id, *report);
+                    }
+                    Ok(Some(ExecutorMsg::Leaving)) => {
+                        reader.remove(id, "its main ended", false);
+                        return;
+                    }
+                    Ok(Some(ExecutorMsg::Register(_))) => {
+                        tracing::warn!(target: "ember::cluster", executor = id.0, "ignored a second Register");
+                    }
+                    Ok(None) => return reader.remove(id, "its control stream ended", true),
+                    Err(status) => return reader.remove(id, &format!("its control stream broke: {status}"), true),
+                }
+            }
+        });
+        let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(queue);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn map_statuses(&self, request: Request<MapStatusesRequest>) -> Result<Response<MapStatusesReply>, Status> {
+        let shuffle = request.into_inner().shuffle;
+        let shared = &self.shared;
+        // The epoch is read before the statuses: a reply is never newer than it claims.
+        let epoch = shared.epoch.load(Ordering::SeqCst);
+        let statuses = shared.tracker.snapshot(shuffle);
+        let peers = lock(&shared.executors).iter().map(|(&id, c)| (id, c.info.shuffle_addr.clone())).collect();
+        Ok(Response::new(MapStatusesReply { epoch, statuses, peers }))
+    }
+}
+
+/// The scheduler's backend in cluster mode: executors are the processes registered with this
+/// driver's service; launching sends a descriptor on the executor's control stream.
+///
+/// Starts its own small I/O runtime (2 threads, `ember-cluster-io`) and serves until dropped;
+/// dropping it tells every executor to shut down, stops the service and reaps the executors it
+/// spawned (`local-cluster`), killing those that do not exit within 5 s.
+pub struct ClusterBackend {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ClusterBackend {
+    /// Binds `setup.listen`, starts serving and, for `local-cluster`, spawns the executors.
+    ///
+    /// # Errors
+    /// The OS error when the address cannot be bound or a process cannot be spawned; an
+    /// `InvalidInput` error when the address is not loopback and no TLS is configured.
+    pub(crate) fn start(
+        setup: DriverSetup,
+        app_id: String,
+        scheduler: Sender<Inbox>,
+        sink: ReportSink,
+        tracker: Arc<MapOutputTracker>,
+        works: Arc<WorkRegistry>,
+    ) -> std::io::Result<Self> {
+        let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+        if !super::tls::is_loopback(&setup.listen) && setup.tls.is_none() {
+            return Err(invalid(format!(
+                "the driver would listen on {} off loopback without TLS: set EMBER_TLS_CERT, EMBER_TLS_KEY and EMBER_TLS_CA",
+                setup.listen
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ember-cluster-io")
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(setup.listen))?;
+        let addr = listener.local_addr()?;
+        let spawner = match setup.spawn {
+            Some(plan) => Some(Mutex::new(Spawner::new(plan, addr, &setup.secret, &app_id)?)),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            app_id,
+            parallelism: setup.parallelism,
+            liveness: setup.liveness,
+            build_id: super::build_id(),
+            executors: Mutex::default(),
+            running: Mutex::default(),
+            next_id: AtomicU32::new(1),
+            epoch: AtomicU64::new(0),
+            outcomes: Mutex::default(),
+            scheduler,
+            sink,
+            tracker,
+            works,
+            spawner,
+            stopping: AtomicBool::new(false),
+            ever_registered: AtomicBool::new(false),
+        });
+        let service = DriverServer::new(Service { shared: Arc::clone(&shared) })
+            .max_decoding_message_size(super::rpc::control_limit())
+            .max_encoding_message_size(super::rpc::control_limit());
+        let service = InterceptedService::new(service, CheckSecret::new(setup.secret.clone(), "driver"));
+        let mut server = super::rpc::server(setup.liveness.heartbeat.max(Duration::from_millis(500)));
+        if let Some(tls) = &setup.tls {
+            server = server.tls_config(tls.server()).map_err(|e| invalid(format!("the driver's TLS setup: {e}")))?;
+        }
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let router = server.add_service(service);
+        runtime.spawn(async move {
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop.await;
+                })
+                .await
+            {
+                tracing::error!(target: "ember::cluster", error = %e, "the driver's service stopped");
+            }
+        });
+        runtime.spawn(monitor(Arc::clone(&shared)));
+        tracing::info!(target: "ember::cluster", %addr, "driver listening");
+        if let Some(spawner) = &shared.spawner {
+            lock(spawner).start_all()?;
+        }
+        Ok(ClusterBackend { shared, addr, runtime: Some(runtime), shutdown: Some(shutdown) })
+    }
+
+    /// Where the driver's service listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Declares lost every executor silent for longer than the deadline.
+async fn monitor(shared: Arc<Shared>) {
+    let deadline = shared.liveness.deadline;
+    let mut tick = tokio::time::interval((deadline / 4).max(Duration::from_millis(20)));
+    loop {
+        tick.tick().await;
+        let silent: Vec<ExecutorId> = lock(&shared.executors)
+            .iter()
+            .filter(|(_, conn)| conn.last_seen.elapsed() > deadline)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in silent {
+            shared.remove(id, &format!("no heartbeat for {} ms", deadline.as_millis()), true);
+        }
+        if let Some(spawner) = &shared.spawner {
+            let exited = lock(spawner).reap();
+            for (rank, status) in exited {
+                tracing::debug!(target: "ember::cluster", rank, %status, "an executor process exited");
+            }
+        }
+    }
+}
+
+impl Backend for ClusterBackend {
+    fn executors(&self) -> Vec<(ExecutorId, usize)> {
+        // Executors join later, each announced to the scheduler by the service.
+        Vec::new()
+    }
+
+    fn launch(&self, task: TaskDescriptor, executor: ExecutorId) {
+        let shared = &self.shared;
+        let mut executors = lock(&shared.executors);
+        let Some(conn) = executors.get_mut(&executor) else {
+            drop(executors);
+            // Lost between the scheduler's decision and now; its loss event is on the way.
+            (shared.sink)(TaskReport {
+                task,
+                executor,
+                result: Err(TaskFailure::ExecutorLost { executor }),
+                metrics: Default::default(),
+                accumulators: Vec::new(),
+            });
+            return;
+        };
+        let lineage = if conn.lineage_sent.insert(task.work) {
+            shared.works.root(task.work).map(|root| signature(&root))
+        } else {
+            None
+        };
+        let epoch = shared.epoch.load(Ordering::SeqCst);
+        let _ = conn.outbound.send(Ok(DriverMsg::Launch { task, epoch, lineage }));
+        drop(executors);
+        lock(&shared.running).insert(task, executor);
+    }
+
+    fn kill(&self, task: TaskDescriptor) {
+        let shared = &self.shared;
+        let Some(executor) = lock(&shared.running).get(&task).copied() else { return };
+        if let Some(conn) = lock(&shared.executors).get(&executor) {
+            let _ = conn.outbound.send(Ok(DriverMsg::Kill(task)));
+        }
+    }
+
+    fn job_ended(&self, job: JobId, result: &Result<Vec<Bytes>, JobError>) {
+        let outcome = JobOutcome { job, result: result.as_ref().map(Clone::clone).map_err(|e| e.for_job(job)) };
+        // Kept for replacements, which replay `main` against every outcome so far.
+        lock(&self.shared.outcomes).push(outcome.clone());
+        for conn in lock(&self.shared.executors).values() {
+            let _ = conn.outbound.send(Ok(DriverMsg::JobEnded(outcome.clone())));
+        }
+    }
+}
+
+impl Drop for ClusterBackend {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        for conn in lock(&self.shared.executors).values() {
+            let _ = conn.outbound.send(Ok(DriverMsg::Shutdown));
+        }
+        if let Some(spawner) = &self.shared.spawner {
+            lock(spawner).stop(Duration::from_secs(5));
+        }
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        lock(&self.shared.executors).clear();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
