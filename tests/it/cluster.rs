@@ -51,3 +51,72 @@ fn word_count_on_local_cluster_equals_local() -> TestResult {
     assert_eq!(total, data.iter().map(|l| l.len() as u64).sum::<u64>());
     Ok(())
 }
+
+/// The pids of the processes that ran `tasks` one-element tasks, sorted and deduplicated.
+fn task_pids(ctx: &Context, tasks: usize) -> ember::Result<Vec<u32>> {
+    let mut pids = ctx.parallelize((0..tasks).collect::<Vec<_>>(), tasks).map(|_| std::process::id()).collect()?;
+    pids.sort_unstable();
+    pids.dedup();
+    Ok(pids)
+}
+
+/// Kills process `pid` with SIGKILL (no handler, no clean-up runs).
+fn kill(pid: u32) {
+    let status = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().expect("kill runs");
+    assert!(status.success(), "kill -KILL {pid}");
+}
+
+/// Waits until `done` says so about `job`'s progress, for at most 30 s.
+fn wait_for<T: Send + 'static>(job: &ember::JobHandle<T>, what: &str, done: impl Fn(&ember::JobProgress) -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done(&job.progress()) {
+        assert!(std::time::Instant::now() < until, "timed out waiting for {what}: {:?}", job.progress());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tasks_run_in_the_executor_processes() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let pids = task_pids(&ctx, 8)?;
+    if ctx.is_driver() {
+        assert!(!pids.contains(&std::process::id()), "the driver runs no task: {pids:?}");
+        assert_eq!(pids.len(), 2, "both executors ran tasks: {pids:?}");
+    }
+    Ok(())
+}
+
+/// Sums of `x` by `x % 10` over `0..n`, computed here.
+fn expected_sums(n: u64) -> Vec<(u64, u64)> {
+    let mut sums = vec![0u64; 10];
+    for x in 0..n {
+        sums[(x % 10) as usize] += x;
+    }
+    sums.into_iter().enumerate().map(|(k, s)| (k as u64, s)).collect()
+}
+
+#[test]
+fn an_executor_killed_during_a_map_stage_costs_only_its_map_tasks() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let pids = task_pids(&ctx, 8)?;
+    let slow = ctx.parallelize((0..6_000u64).collect::<Vec<_>>(), 6).map_partitions(|it| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        it.map(|x| (x % 10, x))
+    });
+    let job = slow.reduce_by_key(|a, b| a + b).collect_async();
+    if ctx.is_driver() {
+        wait_for(&job, "two map tasks", |p| p.stages.first().is_some_and(|s| s.done >= 2));
+        kill(pids[0]);
+    }
+    let mut sums = job.wait()?;
+    sums.sort_unstable();
+    assert_eq!(sums, expected_sums(6_000));
+    if ctx.is_driver() {
+        let metrics = ctx.last_job().expect("the job's metrics");
+        let map = metrics.stages.iter().find(|s| s.is_shuffle_map).expect("a map stage");
+        // Six map tasks, plus the killed executor's finished ones and the one it was running:
+        // never all six again.
+        assert!(map.tasks_launched > 6 && map.tasks_launched <= 6 + 4, "map tasks launched: {}", map.tasks_launched);
+    }
+    Ok(())
+}

@@ -41,6 +41,9 @@ use crate::task::TaskDescriptor;
 
 type Outbound = mpsc::UnboundedSender<Result<DriverMsg, Status>>;
 
+/// How long a `local-cluster` driver waits for its executors to start and register.
+const EXECUTOR_START_PATIENCE: Duration = Duration::from_secs(60);
+
 /// One registered executor, as the driver knows it.
 struct Conn {
     info: Register,
@@ -72,6 +75,8 @@ struct Shared {
     stopping: AtomicBool,
     /// Whether an executor has ever registered (before one has, no executor is not a loss).
     ever_registered: AtomicBool,
+    /// Registrations so far, signalled on each (the start waits for `local-cluster`'s).
+    joined: (Mutex<usize>, std::sync::Condvar),
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -221,6 +226,8 @@ impl Driver for Service {
         lock(&shared.executors)
             .insert(id, Conn { info: first, outbound, last_seen: Instant::now(), lineage_sent: HashSet::new() });
         shared.ever_registered.store(true, Ordering::SeqCst);
+        *lock(&shared.joined.0) += 1;
+        shared.joined.1.notify_all();
         let _ = shared.scheduler.send(Inbox::Event(SchedulerEvent::ExecutorAdded { executor: id, slots }));
         let reader = Arc::clone(shared);
         tokio::spawn(async move {
@@ -326,6 +333,7 @@ impl ClusterBackend {
             spawner,
             stopping: AtomicBool::new(false),
             ever_registered: AtomicBool::new(false),
+            joined: (Mutex::new(0), std::sync::Condvar::new()),
         });
         let service = DriverServer::new(Service { shared: Arc::clone(&shared) })
             .max_decoding_message_size(super::rpc::control_limit())
@@ -350,15 +358,48 @@ impl ClusterBackend {
         });
         runtime.spawn(monitor(Arc::clone(&shared)));
         tracing::info!(target: "ember::cluster", %addr, "driver listening");
-        if let Some(spawner) = &shared.spawner {
+        let backend = ClusterBackend { shared, addr, runtime: Some(runtime), shutdown: Some(shutdown) };
+        if let Some(spawner) = &backend.shared.spawner {
+            let started = Instant::now();
             lock(spawner).start_all()?;
+            backend.wait_for_executors(setup.expected_executors, EXECUTOR_START_PATIENCE)?;
+            tracing::info!(
+                target: "ember::cluster",
+                executors = setup.expected_executors,
+                millis = started.elapsed().as_millis() as u64,
+                "local-cluster executors registered"
+            );
         }
-        Ok(ClusterBackend { shared, addr, runtime: Some(runtime), shutdown: Some(shutdown) })
+        Ok(backend)
     }
 
     /// Where the driver's service listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Blocks until `count` executors have registered, so that a `local-cluster` context
+    /// starts with the parallelism it promised (the first job would otherwise run on
+    /// whichever executor came first).
+    ///
+    /// # Errors
+    /// `TimedOut`, naming how many came and where their logs are, after `patience`.
+    fn wait_for_executors(&self, count: usize, patience: Duration) -> std::io::Result<()> {
+        let until = Instant::now() + patience;
+        let (joined, signal) = &self.shared.joined;
+        let mut n = lock(joined);
+        while *n < count {
+            let now = Instant::now();
+            if now >= until {
+                let logs = self.shared.spawner.as_ref().map(|s| lock(s).log_dir().display().to_string()).unwrap_or_default();
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("only {} of {count} executors registered within {} s; their logs are in {logs}", *n, patience.as_secs()),
+                ));
+            }
+            n = signal.wait_timeout(n, until - now).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        Ok(())
     }
 }
 
