@@ -18,6 +18,9 @@ fn main() {
         .package("ember.cluster.v1")
         .method(method("control", "Control", "ExecutorMsg", "DriverMsg").client_streaming().server_streaming().build())
         .method(method("map_statuses", "MapStatuses", "MapStatusesRequest", "MapStatusesReply").build())
+        .method(
+            method("fetch_broadcast", "FetchBroadcast", "BroadcastRequest", "BlockChunk").server_streaming().build(),
+        )
         .build();
     let shuffle = Service::builder()
         .name("Shuffle")

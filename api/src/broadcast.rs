@@ -42,6 +42,9 @@ pub struct Broadcast<T> {
 /// copies in closures included) frees the value and its serialized bytes.
 struct Shared<T> {
     value: T,
+    /// On a cluster executor: the driver's value, fetched and decoded on first use (the
+    /// executor's own `main` made `value` too, but only the driver's is the program's).
+    drivers: std::sync::OnceLock<T>,
     destroyed: AtomicBool,
     _registration: BroadcastRegistration,
 }
@@ -58,18 +61,33 @@ impl<T: Data> Broadcast<T> {
         let id = engine.ids().broadcast();
         let bytes = codec::encode(&value)?;
         let _registration = engine.broadcasts().put(id, Bytes::from(bytes));
-        let shared = Arc::new(Shared { value, destroyed: AtomicBool::new(false), _registration });
+        let shared = Arc::new(Shared {
+            value,
+            drivers: std::sync::OnceLock::new(),
+            destroyed: AtomicBool::new(false),
+            _registration,
+        });
         Ok(Broadcast { id, shared, ctx: ctx.clone() })
     }
 
-    /// The value, by shared reference.
+    /// The value, by shared reference. On a cluster executor it is the driver's value,
+    /// fetched from the driver on first use and kept (one fetch per executor process), so a
+    /// value that differs between processes (a path, a seed, the clock) is the driver's
+    /// everywhere: how a program hands the driver's data to every process.
     ///
     /// # Panics
     /// After [`Broadcast::destroy`]: using a destroyed broadcast is a bug in the program (in
     /// a task, the panic fails the task with this message).
     pub fn value(&self) -> &T {
         assert!(!self.shared.destroyed.load(Ordering::Acquire), "broadcast {} used after destroy()", self.id.0);
-        &self.shared.value
+        if self.ctx.is_driver() {
+            return &self.shared.value;
+        }
+        self.shared.drivers.get_or_init(|| {
+            let bytes = self.ctx.engine().broadcast_bytes(self.id).unwrap_or_else(|why| panic!("{why}"));
+            codec::decode(&bytes)
+                .unwrap_or_else(|e| panic!("broadcast {} from the driver does not decode: {e}", self.id.0))
+        })
     }
 
     /// The broadcast's id.

@@ -5,7 +5,8 @@
 //! cluster executor would fetch once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -14,7 +15,29 @@ use crate::ids::BroadcastId;
 /// The serialized broadcast values of one context.
 #[derive(Default)]
 pub struct BroadcastRegistry {
-    values: Mutex<HashMap<BroadcastId, Bytes>>,
+    values: Mutex<Values>,
+    /// Signalled on every put (a cluster executor may ask for a value the driver's `main`
+    /// has not made yet).
+    added: Condvar,
+}
+
+#[derive(Default)]
+struct Values {
+    bytes: HashMap<BroadcastId, Bytes>,
+    /// Freed values still served to cluster executors (see [`BroadcastRegistry::retain_freed`]).
+    retired: HashMap<BroadcastId, Bytes>,
+    retain_freed: bool,
+    /// The highest id ever put: ids below it that are absent were destroyed or dropped.
+    highest: Option<BroadcastId>,
+}
+
+/// Why a broadcast's bytes are not there.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// It was made, then destroyed or dropped.
+    Gone,
+    /// It was not made within the wait.
+    NotYet,
 }
 
 /// Broadcast `id`'s bytes in its context's registry, freed when this drops (the typed
@@ -38,27 +61,69 @@ impl BroadcastRegistry {
     /// Keeps the serialized value of broadcast `id` until the returned registration drops
     /// (or [`BroadcastRegistry::remove`]).
     pub fn put(self: &Arc<Self>, id: BroadcastId, bytes: Bytes) -> BroadcastRegistration {
-        self.lock().insert(id, bytes);
+        {
+            let mut values = self.lock();
+            values.bytes.insert(id, bytes);
+            values.highest = values.highest.max(Some(id));
+        }
+        self.added.notify_all();
         BroadcastRegistration { id, registry: Arc::downgrade(self) }
     }
 
     /// The serialized value, unless destroyed or dropped.
     pub fn bytes(&self, id: BroadcastId) -> Option<Bytes> {
-        self.lock().get(&id).cloned()
+        self.lock().bytes.get(&id).cloned()
     }
 
-    /// Frees the value; later fetches find nothing.
+    /// The serialized value of `id`, waiting up to `wait` for it to be made.
+    ///
+    /// # Errors
+    /// [`Missing::Gone`] at once for a value made and since freed; [`Missing::NotYet`] after
+    /// `wait`.
+    pub fn wait_bytes(&self, id: BroadcastId, wait: Duration) -> Result<Bytes, Missing> {
+        let until = Instant::now() + wait;
+        let mut values = self.lock();
+        loop {
+            if let Some(bytes) = values.bytes.get(&id).or_else(|| values.retired.get(&id)) {
+                return Ok(bytes.clone());
+            }
+            if values.highest.is_some_and(|h| h >= id) {
+                return Err(Missing::Gone);
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Err(Missing::NotYet);
+            }
+            values = self.added.wait_timeout(values, until - now).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    /// Frees the value; later fetches find nothing (unless freed values are retained).
     pub fn remove(&self, id: BroadcastId) {
-        self.lock().remove(&id);
+        let mut values = self.lock();
+        if let Some(bytes) = values.bytes.remove(&id)
+            && values.retain_freed
+        {
+            values.retired.insert(id, bytes);
+        }
+    }
+
+    /// Keeps freed values for executors from now on: a cluster driver's registry. An
+    /// executor's `main` runs behind the driver's (a replacement replays it from the start),
+    /// so it asks for broadcasts the driver's `main` has long dropped; as the log of job
+    /// outcomes, they are kept for the application's life. Cost: the bytes of every broadcast
+    /// the application made.
+    pub fn retain_freed(&self) {
+        self.lock().retain_freed = true;
     }
 
     /// How many values are kept, and their total size in bytes (for leak checks).
     pub fn held(&self) -> (usize, u64) {
         let values = self.lock();
-        (values.len(), values.values().map(|b| b.len() as u64).sum())
+        (values.bytes.len(), values.bytes.values().map(|b| b.len() as u64).sum())
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<BroadcastId, Bytes>> {
+    fn lock(&self) -> MutexGuard<'_, Values> {
         self.values.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -105,6 +105,8 @@ struct Inner {
     parallelism: usize,
     /// This process's executor id when it is a cluster executor.
     executor: Option<crate::ids::ExecutorId>,
+    /// On a cluster executor: how it reads from the driver and the other executors.
+    remote: Option<Arc<crate::cluster::RemoteReads>>,
     groups: Mutex<HashMap<ThreadId, String>>,
     scheduler: Mutex<Option<JoinHandle<()>>>,
 }
@@ -141,6 +143,7 @@ impl EngineContext {
         let faults = Arc::new(FaultPlan::default());
         let accumulators: Arc<AccumulatorRegistry> = Arc::default();
         let history: Arc<JobHistory> = Arc::default();
+        let broadcasts: Arc<BroadcastRegistry> = Arc::default();
         let (inbox, messages) = crossbeam_channel::unbounded();
         let mut app_id = setup.app_id.unwrap_or_else(new_app_id);
         let env = |shuffles: &Arc<ShuffleRegistry>, work_wait| ExecutorEnv {
@@ -150,12 +153,14 @@ impl EngineContext {
             faults: Arc::clone(&faults),
             work_wait,
         };
+        let mut remote = None;
         let (shuffles, scheduler, parallelism, executor) = match setup.cluster {
             Some(ClusterRole::Executor(cluster)) => {
                 let joined = crate::cluster::join(&cluster, Arc::clone(&store) as _)?;
                 let shuffles = Arc::new(ShuffleRegistry::with_remote(store, Arc::clone(&joined.remote) as _));
                 app_id.clone_from(&joined.app_id);
                 let (parallelism, executor) = (joined.parallelism, joined.executor);
+                remote = Some(Arc::clone(&joined.remote));
                 let slots = LocalBackend::new(cluster.slots, env(&shuffles, EXECUTOR_WORK_WAIT), joined.report_sink())?;
                 let follower = crate::cluster::spawn_follower(
                     joined,
@@ -179,6 +184,7 @@ impl EngineContext {
                             sink,
                             Arc::clone(&shuffles.tracker),
                             Arc::clone(&works),
+                            Arc::clone(&broadcasts),
                         )?;
                         (Box::new(backend), parallelism)
                     }
@@ -222,7 +228,8 @@ impl EngineContext {
                 blocks,
                 works,
                 accumulators,
-                broadcasts: Arc::default(),
+                broadcasts,
+                remote,
                 faults,
                 bus,
                 history,
@@ -261,6 +268,20 @@ impl EngineContext {
     /// This process's executor id when it is a cluster executor.
     pub fn executor_id(&self) -> Option<crate::ids::ExecutorId> {
         self.inner.executor
+    }
+
+    /// The serialized value of broadcast `id` as the driver made it: on the driver (and in
+    /// local mode) from this context's registry; on a cluster executor fetched from the
+    /// driver, waiting for the driver's `main` to make it if needed (the caller keeps what
+    /// it gets: one fetch per executor).
+    ///
+    /// # Errors
+    /// Why not: the broadcast was destroyed, or the fetch failed.
+    pub fn broadcast_bytes(&self, id: crate::ids::BroadcastId) -> Result<bytes::Bytes, String> {
+        match &self.inner.remote {
+            Some(remote) => remote.fetch_broadcast(id),
+            None => self.inner.broadcasts.bytes(id).ok_or_else(|| format!("broadcast {} was destroyed", id.0)),
+        }
     }
 
     /// How many attempts run at once (task slots over all executors).

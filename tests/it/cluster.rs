@@ -120,3 +120,170 @@ fn an_executor_killed_during_a_map_stage_costs_only_its_map_tasks() -> TestResul
     }
     Ok(())
 }
+
+#[test]
+fn an_executor_killed_during_a_reduce_stage_costs_only_its_map_outputs() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let pids = task_pids(&ctx, 8)?;
+    let sums = ctx.parallelize((0..6_000u64).collect::<Vec<_>>(), 6).map(|x| (x % 10, x)).reduce_by_key(|a, b| a + b);
+    let slow = sums.map_partitions(|it| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        it
+    });
+    let job = slow.collect_async();
+    if ctx.is_driver() {
+        wait_for(&job, "the reduce stage", |p| p.stages.last().is_some_and(|s| s.running > 0 || s.done > 0));
+        kill(pids[1]);
+    }
+    let mut got = job.wait()?;
+    got.sort_unstable();
+    assert_eq!(got, expected_sums(6_000));
+    if ctx.is_driver() {
+        let metrics = ctx.last_job().expect("the job's metrics");
+        let map = metrics.stages.iter().find(|s| s.is_shuffle_map).expect("a map stage");
+        // The map stage ran once (six tasks), then again only for the outputs the killed
+        // executor held: about half, never all six.
+        assert!(map.tasks_launched > 6 && map.tasks_launched < 12, "map tasks launched: {}", map.tasks_launched);
+    }
+    Ok(())
+}
+
+#[test]
+fn cached_partitions_stay_where_they_were_computed_and_a_lost_executors_are_recomputed() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let pids = task_pids(&ctx, 8)?;
+    let cached = ctx.parallelize((0..1_000u64).collect::<Vec<_>>(), 2).map(|x| x * 3);
+    cached.cache();
+    assert_eq!(cached.count()?, 1_000);
+    // Each task runs where its partition is cached: every read is a hit.
+    assert_eq!(cached.sum()?, 3 * 999 * 1_000 / 2);
+    if ctx.is_driver() {
+        let job = ctx.last_job().expect("metrics");
+        assert_eq!((job.cache_hits(), job.cache_misses()), (2, 0), "tasks ran where their blocks are");
+        kill(pids[0]);
+    }
+    // The survivor's block is read, the lost one recomputed (on the survivor or the
+    // replacement): the same answer.
+    assert_eq!(cached.map(|x| x + 1).sum()?, 3 * 999 * 1_000 / 2 + 1_000);
+    if ctx.is_driver() {
+        let job = ctx.last_job().expect("metrics");
+        assert!(job.cache_misses() >= 1 && job.cache_hits() + job.cache_misses() >= 2, "{job:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_replacement_executor_replays_main_and_takes_tasks() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let first = task_pids(&ctx, 8)?;
+    if ctx.is_driver() {
+        kill(first[0]);
+    }
+    // The replacement replays the jobs so far from the driver's log, then takes part in the
+    // next ones: soon every task runs on the survivor or on it.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut round = 0u32;
+    loop {
+        round += 1;
+        let pids = task_pids(&ctx, 8)?;
+        let done = ctx.broadcast(pids.len() == 2 && !pids.contains(&first[0]))?;
+        // Every process decides alike: the loop's condition is an action's result.
+        if *done.value() {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "no replacement took tasks after {round} rounds: {pids:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_panicking_task_names_its_executor_and_log() {
+    let ctx = cluster(1, 1).expect("a cluster");
+    let err = ctx
+        .parallelize(vec![1, 2, 3], 1)
+        .map(|x: i32| if x == 2 { panic!("bad element {x}") } else { x })
+        .collect()
+        .expect_err("the task panics on every attempt");
+    let text = err.to_string();
+    assert!(text.contains("bad element 2"), "{text}");
+    assert!(text.contains("on executor 1") && text.contains("executor-1.log"), "{text}");
+}
+
+#[test]
+fn accumulators_count_each_partition_once_across_retries_on_executors() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let acc = ctx.accumulator(ember::accumulator::Sum::<u64>::new());
+    let failed_once = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let (a, failed) = (acc.clone(), std::sync::Arc::clone(&failed_once));
+    let rdd = ctx.range(0, 100, 1, 4).map_partitions_with_index(move |p, it| {
+        let values: Vec<i64> = it.collect();
+        for _ in &values {
+            a.add(1);
+        }
+        // The first attempt of each partition in each executor process fails after adding.
+        if failed.lock().unwrap_or_else(|e| e.into_inner()).insert(p) {
+            panic!("injected failure after adding, partition {p}");
+        }
+        values
+    });
+    assert_eq!(rdd.count()?, 100);
+    if ctx.is_driver() {
+        assert_eq!(acc.value(), 100, "each partition's updates applied exactly once");
+        assert!(ctx.last_job().expect("metrics").tasks_failed() >= 4);
+    }
+    Ok(())
+}
+
+#[test]
+fn broadcasts_and_persistence_work_on_executors() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let table = ctx.broadcast((0..100u64).map(|k| (k, k * k)).collect::<HashMap<_, _>>())?;
+    let squares = ctx.parallelize((0..100u64).collect::<Vec<_>>(), 4).map(move |k| table.value()[&k]);
+    squares.persist(StorageLevel::MemoryAndDisk);
+    assert_eq!(squares.sum()?, (0..100u64).map(|k| k * k).sum::<u64>());
+    assert_eq!(squares.count()?, 100);
+    Ok(())
+}
+
+/// The text files under `dir`'s parts, as lines, sorted.
+fn read_parts(dir: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the output exists") {
+        let path = entry.expect("an entry").path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("part-")) {
+            lines.extend(std::fs::read_to_string(&path).expect("a part").lines().map(str::to_owned));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_save_on_executors_commits_once_on_the_driver_even_when_one_is_killed() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let pids = task_pids(&ctx, 8)?;
+    // Each process makes a temp dir; the broadcast hands every process the driver's.
+    let dir = tempfile::tempdir()?;
+    let out = ctx.broadcast(dir.path().join("out").display().to_string())?;
+    let path = out.value().clone();
+    let data: Vec<String> = (0..4_000).map(|i| format!("line {i:05}")).collect();
+    let slow = ctx.parallelize(data.clone(), 6).map_partitions(|it| {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        it
+    });
+    let save = slow.save_as_text_file_async(&path);
+    if ctx.is_driver() {
+        wait_for(&save, "two parts written", |p| p.stages.last().is_some_and(|s| s.done >= 2));
+        kill(pids[0]);
+    }
+    save.wait()?;
+    if ctx.is_driver() {
+        let mut expected = data;
+        expected.sort();
+        assert_eq!(read_parts(std::path::Path::new(&path)), expected, "every line exactly once");
+        let leftovers: Vec<_> =
+            std::fs::read_dir(dir.path())?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+        assert_eq!(leftovers, ["out"], "no staging or claim left beside the output");
+    }
+    Ok(())
+}

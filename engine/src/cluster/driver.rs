@@ -31,6 +31,7 @@ use super::signature::signature;
 use super::spawn::Spawner;
 use super::wire::{DriverMsg, ExecutorMsg, JobOutcome, MapStatusesReply, MapStatusesRequest, Register};
 use super::{DriverSetup, Liveness};
+use crate::broadcast::{BroadcastRegistry, Missing};
 use crate::error::{JobError, TaskFailure};
 use crate::executor::{Backend, ReportSink, TaskReport, WorkRegistry};
 use crate::ids::{ExecutorId, JobId, WorkId};
@@ -40,6 +41,9 @@ use crate::shuffle::MapOutputTracker;
 use crate::task::TaskDescriptor;
 
 type Outbound = mpsc::UnboundedSender<Result<DriverMsg, Status>>;
+
+/// How long the driver waits for a broadcast an executor asks for to be made.
+const BROADCAST_PATIENCE: Duration = Duration::from_secs(120);
 
 /// How long a `local-cluster` driver waits for its executors to start and register.
 const EXECUTOR_START_PATIENCE: Duration = Duration::from_secs(60);
@@ -71,6 +75,7 @@ struct Shared {
     sink: ReportSink,
     tracker: Arc<MapOutputTracker>,
     works: Arc<WorkRegistry>,
+    broadcasts: Arc<BroadcastRegistry>,
     spawner: Option<Mutex<Spawner>>,
     stopping: AtomicBool,
     /// Whether an executor has ever registered (before one has, no executor is not a loss).
@@ -120,9 +125,11 @@ impl Shared {
             }
             _ => false,
         };
-        if lost && !replaced && lock(&self.executors).is_empty() {
+        // An executor whose `main` ended while the driver's has not (it panicked, or took
+        // another path) is as gone as a lost one.
+        if !replaced && lock(&self.executors).is_empty() {
             let reason = format!(
-                "every executor of the application was lost (the last, {} on {} pid {}: {why}; its log: {})",
+                "every executor of the application is gone (the last, {} on {} pid {}: {why}; its log: {})",
                 id.0,
                 conn.info.host,
                 conn.info.pid,
@@ -260,6 +267,31 @@ impl Driver for Service {
         Ok(Response::new(Box::pin(stream)))
     }
 
+    type FetchBroadcastStream = Pin<Box<dyn Stream<Item = Result<super::wire::BlockChunk, Status>> + Send>>;
+
+    async fn fetch_broadcast(
+        &self,
+        request: Request<super::wire::BroadcastRequest>,
+    ) -> Result<Response<Self::FetchBroadcastStream>, Status> {
+        let id = request.into_inner().id;
+        let broadcasts = Arc::clone(&self.shared.broadcasts);
+        // The executor's `main` may be a little ahead of the driver's: wait for the value.
+        let found = tokio::task::spawn_blocking(move || broadcasts.wait_bytes(id, BROADCAST_PATIENCE))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        match found {
+            Ok(bytes) => {
+                Ok(Response::new(Box::pin(tokio_stream::iter(super::fetch::chunks(bytes).into_iter().map(Ok)))))
+            }
+            Err(Missing::Gone) => Err(Status::not_found(format!("broadcast {} was destroyed on the driver", id.0))),
+            Err(Missing::NotYet) => Err(Status::deadline_exceeded(format!(
+                "the driver made no broadcast {} within {} s: every process must make the same broadcasts in the same order",
+                id.0,
+                BROADCAST_PATIENCE.as_secs()
+            ))),
+        }
+    }
+
     async fn map_statuses(&self, request: Request<MapStatusesRequest>) -> Result<Response<MapStatusesReply>, Status> {
         let shuffle = request.into_inner().shuffle;
         let shared = &self.shared;
@@ -297,6 +329,7 @@ impl ClusterBackend {
         sink: ReportSink,
         tracker: Arc<MapOutputTracker>,
         works: Arc<WorkRegistry>,
+        broadcasts: Arc<BroadcastRegistry>,
     ) -> std::io::Result<Self> {
         let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
         if !super::tls::is_loopback(&setup.listen) && setup.tls.is_none() {
@@ -305,6 +338,7 @@ impl ClusterBackend {
                 setup.listen
             )));
         }
+        broadcasts.retain_freed();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("ember-cluster-io")
@@ -330,6 +364,7 @@ impl ClusterBackend {
             sink,
             tracker,
             works,
+            broadcasts,
             spawner,
             stopping: AtomicBool::new(false),
             ever_registered: AtomicBool::new(false),
@@ -391,10 +426,15 @@ impl ClusterBackend {
         while *n < count {
             let now = Instant::now();
             if now >= until {
-                let logs = self.shared.spawner.as_ref().map(|s| lock(s).log_dir().display().to_string()).unwrap_or_default();
+                let logs =
+                    self.shared.spawner.as_ref().map(|s| lock(s).log_dir().display().to_string()).unwrap_or_default();
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    format!("only {} of {count} executors registered within {} s; their logs are in {logs}", *n, patience.as_secs()),
+                    format!(
+                        "only {} of {count} executors registered within {} s; their logs are in {logs}",
+                        *n,
+                        patience.as_secs()
+                    ),
                 ));
             }
             n = signal.wait_timeout(n, until - now).unwrap_or_else(PoisonError::into_inner).0;
@@ -444,6 +484,7 @@ impl Backend for ClusterBackend {
                 result: Err(TaskFailure::ExecutorLost { executor }),
                 metrics: Default::default(),
                 accumulators: Vec::new(),
+                blocks: Vec::new(),
             });
             return;
         };

@@ -20,7 +20,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 use super::auth::SendSecret;
-use super::fetch::{ClusterShuffle, shuffle_server};
+use super::fetch::{RemoteReads, shuffle_server};
 use super::rpc::driver::driver_client::DriverClient;
 use super::wire::{DriverMsg, ExecutorMsg, JobOutcome, Register};
 use super::{ExecutorSetup, Liveness};
@@ -37,7 +37,7 @@ pub(crate) struct Joined {
     pub(crate) executor: ExecutorId,
     pub(crate) app_id: String,
     pub(crate) parallelism: usize,
-    pub(crate) remote: Arc<ClusterShuffle>,
+    pub(crate) remote: Arc<RemoteReads>,
     link: Link,
 }
 
@@ -166,7 +166,7 @@ pub(crate) fn join(setup: &ExecutorSetup, store: Arc<dyn ShuffleStore>) -> std::
             setup.driver
         )));
     };
-    let remote = Arc::new(ClusterShuffle::new(
+    let remote = Arc::new(RemoteReads::new(
         store,
         driver,
         setup.secret.clone(),

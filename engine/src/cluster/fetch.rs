@@ -1,5 +1,6 @@
-//! Shuffle buckets across processes: every executor's shuffle service, and
-//! [`ClusterShuffle`], how a reducer on an executor finds and fetches its column.
+//! Bytes across processes: every executor's shuffle service, and [`RemoteReads`], how an
+//! executor reads what other processes hold (the driver's map statuses and broadcast values,
+//! other executors' buckets).
 //!
 //! ```text
 //!  reduce task ─ column(shuffle, r) ─▶ cached map statuses (from the driver, per epoch)
@@ -74,6 +75,22 @@ impl Shuffle for ShuffleService {
     }
 }
 
+/// Sends `bytes` as chunks of at most [`CHUNK_BYTES`] (at least one, the last marked).
+pub(super) fn chunks(bytes: Bytes) -> Vec<BlockChunk> {
+    let map = PartitionId(0);
+    if bytes.is_empty() {
+        return vec![BlockChunk { map, bytes, last: true }];
+    }
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(CHUNK_BYTES));
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let end = (offset + CHUNK_BYTES).min(bytes.len());
+        out.push(BlockChunk { map, bytes: bytes.slice(offset..end), last: end == bytes.len() });
+        offset = end;
+    }
+    out
+}
+
 fn send_bucket(
     map: PartitionId,
     bucket: Bucket,
@@ -131,9 +148,10 @@ struct Known {
     statuses: Vec<Option<MapStatus>>,
 }
 
-/// An executor's view of the cluster's shuffles: map statuses fetched from the driver and
-/// cached until the driver's epoch moves, buckets fetched from the executors holding them.
-pub struct ClusterShuffle {
+/// What an executor reads from other processes: map statuses fetched from the driver and
+/// cached until the driver's epoch moves, buckets fetched from the executors holding them,
+/// broadcast values fetched from the driver.
+pub struct RemoteReads {
     me: OnceLock<ExecutorId>,
     local: Arc<dyn ShuffleStore>,
     driver: DriverClient<InterceptedService<Channel, SendSecret>>,
@@ -146,7 +164,7 @@ pub struct ClusterShuffle {
     clients: Mutex<HashMap<String, ShuffleClient<InterceptedService<Channel, SendSecret>>>>,
 }
 
-impl ClusterShuffle {
+impl RemoteReads {
     pub(super) fn new(
         local: Arc<dyn ShuffleStore>,
         driver: DriverClient<InterceptedService<Channel, SendSecret>>,
@@ -155,7 +173,7 @@ impl ClusterShuffle {
         keepalive: Duration,
         runtime: tokio::runtime::Handle,
     ) -> Self {
-        ClusterShuffle {
+        RemoteReads {
             me: OnceLock::new(),
             local,
             driver,
@@ -208,6 +226,25 @@ impl ClusterShuffle {
         Ok(known)
     }
 
+    /// The driver's serialized value of broadcast `id`, fetched in chunks (the caller keeps
+    /// it: once per executor).
+    ///
+    /// # Errors
+    /// Why it could not be fetched: the driver freed it, or the call failed.
+    pub fn fetch_broadcast(&self, id: crate::ids::BroadcastId) -> Result<Bytes, String> {
+        let mut driver = self.driver.clone();
+        self.runtime
+            .block_on(async move {
+                let mut stream = driver.fetch_broadcast(super::wire::BroadcastRequest { id }).await?.into_inner();
+                let mut bytes = BytesMut::new();
+                while let Some(chunk) = stream.message().await? {
+                    bytes.extend_from_slice(&chunk.bytes);
+                }
+                Ok::<_, Status>(bytes.freeze())
+            })
+            .map_err(|status| format!("fetching broadcast {} from the driver: {}", id.0, status.message()))
+    }
+
     fn client(&self, addr: &str) -> Result<ShuffleClient<InterceptedService<Channel, SendSecret>>, String> {
         if let Some(client) = lock(&self.clients).get(addr) {
             return Ok(client.clone());
@@ -228,7 +265,7 @@ impl ClusterShuffle {
     }
 }
 
-impl RemoteShuffle for ClusterShuffle {
+impl RemoteShuffle for RemoteReads {
     fn column(
         &self,
         shuffle: ShuffleId,

@@ -39,7 +39,7 @@ pub mod wire;
 pub use auth::Secret;
 pub use driver::ClusterBackend;
 pub(crate) use executor::join;
-pub use fetch::ClusterShuffle;
+pub use fetch::RemoteReads;
 pub(crate) use follower::spawn_follower;
 pub use tls::TlsFiles;
 

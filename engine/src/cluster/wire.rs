@@ -129,6 +129,13 @@ pub struct MapStatusesReply {
     pub peers: Peers,
 }
 
+/// An executor's request for the driver's bytes of one broadcast value.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct BroadcastRequest {
+    /// The broadcast.
+    pub id: crate::ids::BroadcastId,
+}
+
 /// A reducer's request for its buckets from the map outputs one executor holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FetchRequest {

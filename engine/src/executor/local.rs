@@ -74,9 +74,12 @@ fn run_one(task: TaskDescriptor, token: Arc<CancelToken>, env: &ExecutorEnv) -> 
     };
     let outcome = match resolved {
         Ok(work) => run_attempt(task, &work, env, token),
-        Err(failure) => {
-            super::TaskOutcome { result: Err(failure), metrics: Default::default(), accumulators: Vec::new() }
-        }
+        Err(failure) => super::TaskOutcome {
+            result: Err(failure),
+            metrics: Default::default(),
+            accumulators: Vec::new(),
+            blocks: Vec::new(),
+        },
     };
     TaskReport::new(task, LOCAL, outcome)
 }

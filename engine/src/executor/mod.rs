@@ -86,20 +86,22 @@ pub struct TaskReport {
     /// Its accumulator updates, encoded (applied by the driver only if the scheduler accepts
     /// the attempt's success).
     pub accumulators: Vec<(AccumulatorId, Bytes)>,
+    /// The cached partitions it stored on its executor: later tasks over them prefer it.
+    pub blocks: Vec<crate::block::BlockId>,
 }
 
 impl TaskReport {
     /// The report for `outcome` of `task` run on `executor`: the backend fills in the map
     /// output's location.
     pub fn new(task: TaskDescriptor, executor: ExecutorId, outcome: TaskOutcome) -> Self {
-        let TaskOutcome { result, metrics, accumulators } = outcome;
+        let TaskOutcome { result, metrics, accumulators, blocks } = outcome;
         let result = result.map(|output| match output {
             TaskOutput::MapOutput { bucket_sizes } => {
                 TaskSuccess::MapOutput(MapStatus { location: executor, bucket_sizes })
             }
             TaskOutput::Value(bytes) => TaskSuccess::Value(bytes),
         });
-        TaskReport { task, executor, result, metrics, accumulators }
+        TaskReport { task, executor, result, metrics, accumulators, blocks }
     }
 
     /// The report of an attempt killed before it ran.
@@ -110,6 +112,7 @@ impl TaskReport {
             result: Err(TaskFailure::Cancelled),
             metrics: TaskMetrics::default(),
             accumulators: Vec::new(),
+            blocks: Vec::new(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct TaskOutcome {
     pub metrics: TaskMetrics,
     /// Its accumulator updates (empty unless it succeeded).
     pub accumulators: Vec<(AccumulatorId, Bytes)>,
+    /// The blocks it stored in this executor's block manager.
+    pub blocks: Vec<crate::block::BlockId>,
 }
 
 /// Runs one attempt of `task` (whose work is `work`) on the current thread.
@@ -108,6 +110,7 @@ pub fn run_attempt(task: TaskDescriptor, work: &Work, env: &ExecutorEnv, cancel:
         other => other,
     };
     let metrics = ctx.metrics(started.elapsed());
+    let blocks = ctx.take_stored_blocks();
     tracing::debug!(
         job = task.job.0,
         stage = task.stage.0,
@@ -118,7 +121,7 @@ pub fn run_attempt(task: TaskDescriptor, work: &Work, env: &ExecutorEnv, cancel:
         "task finished"
     );
     match result {
-        Ok((output, accumulators)) => TaskOutcome { result: Ok(output), metrics, accumulators },
-        Err(failure) => TaskOutcome { result: Err(failure), metrics, accumulators: Vec::new() },
+        Ok((output, accumulators)) => TaskOutcome { result: Ok(output), metrics, accumulators, blocks },
+        Err(failure) => TaskOutcome { result: Err(failure), metrics, accumulators: Vec::new(), blocks },
     }
 }

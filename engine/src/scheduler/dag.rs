@@ -9,6 +9,7 @@ use super::event::{CancelTarget, Command, JobSubmission, SchedulerEvent};
 use super::job::ActiveJob;
 use super::stage::{Role, Stage};
 use super::{JobMetrics, JobProgress, StageMetrics, StageProgress};
+use crate::block::BlockId;
 use crate::config::EngineConfig;
 use crate::error::{JobError, TaskFailure};
 use crate::events::{Event, JobResult, Micros, StageInfo, StageOutcome, TaskEndReason};
@@ -57,6 +58,9 @@ pub struct DagScheduler {
     draining: HashMap<TaskDescriptor, JobId>,
     /// (shuffle, map) → the clock when that map task was last launched or registered.
     map_touched: HashMap<(ShuffleId, PartitionId), u64>,
+    /// Which executor holds each cached partition, as the attempts that stored them said.
+    /// A block evicted or unpersisted since only costs its task a recomputation there.
+    cached_at: HashMap<BlockId, ExecutorId>,
     out: Vec<Command>,
     now: Micros,
 }
@@ -78,6 +82,7 @@ impl DagScheduler {
             in_flight: HashMap::new(),
             draining: HashMap::new(),
             map_touched: HashMap::new(),
+            cached_at: HashMap::new(),
             out: Vec::new(),
             now: 0,
         }
@@ -367,8 +372,45 @@ impl DagScheduler {
                 })
                 .min();
             let Some((_, stage)) = next else { return };
-            let partition = self.stages.get_mut(&stage).and_then(|s| s.queued.pop_first()).expect("a queued partition");
+            let partition = self.pick_partition(stage, executor);
             self.launch(stage, partition, executor);
+        }
+    }
+
+    /// Takes from `stage`'s queue the partition to run on `executor`: one whose cached block
+    /// is there, else one whose block is on no live executor, else the first. (No delay
+    /// scheduling: a free slot is never left idle waiting for locality.)
+    fn pick_partition(&mut self, stage: StageId, executor: ExecutorId) -> PartitionId {
+        let s = &self.stages[&stage];
+        let home =
+            |p: PartitionId| s.aligned.iter().find_map(|&node| self.cached_at.get(&BlockId::rdd(node, p)).copied());
+        // One executor has nothing to choose; skipping the scan keeps a wide stage's offers O(1).
+        let chosen = if self.cached_at.is_empty() || self.executors.len() < 2 {
+            None
+        } else {
+            let mut homeless = None;
+            let mut local = None;
+            for &p in &s.queued {
+                match home(p) {
+                    Some(at) if at == executor => {
+                        local = Some(p);
+                        break;
+                    }
+                    Some(at) if self.executors.contains_key(&at) => {}
+                    _ => {
+                        homeless.get_or_insert(p);
+                    }
+                }
+            }
+            local.or(homeless)
+        };
+        let stage = self.stages.get_mut(&stage).expect("an offered stage exists");
+        match chosen {
+            Some(p) => {
+                stage.queued.remove(&p);
+                p
+            }
+            None => stage.queued.pop_first().expect("a queued partition"),
         }
     }
 
@@ -405,7 +447,10 @@ impl DagScheduler {
     // ---- reports -----------------------------------------------------------------------
 
     fn task_ended(&mut self, report: TaskReport) {
-        let TaskReport { task, executor, result, metrics, accumulators } = report;
+        let TaskReport { task, executor, result, metrics, accumulators, blocks } = report;
+        for block in blocks {
+            self.cached_at.insert(block, executor);
+        }
         // A report for an attempt not in flight (its executor was declared lost, or a
         // duplicate) changes nothing.
         let Some(flight) = self.in_flight.remove(&task) else { return };
@@ -752,6 +797,7 @@ impl DagScheduler {
 
     fn executor_lost(&mut self, executor: ExecutorId) {
         self.executors.remove(&executor);
+        self.cached_at.retain(|_, at| *at != executor);
         let lost_attempts: Vec<TaskDescriptor> =
             self.in_flight.iter().filter(|(_, f)| f.executor == executor).map(|(&t, _)| t).collect();
         for task in lost_attempts {

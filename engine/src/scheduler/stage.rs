@@ -43,6 +43,9 @@ pub(super) struct Stage {
     pub(super) fetch_failures: u32,
     /// The scheduler's logical clock when each partition's latest attempt was launched.
     pub(super) launched_at: HashMap<PartitionId, u64>,
+    /// The nodes whose partition `p` task `p` computes (the last node and its one-to-one
+    /// ancestors in the stage): where a cached block of one lives, the task prefers to run.
+    pub(super) aligned: Vec<NodeId>,
 }
 
 impl Stage {
@@ -66,6 +69,7 @@ impl Stage {
             failures: HashMap::new(),
             fetch_failures: 0,
             launched_at: HashMap::new(),
+            aligned: aligned(node, truncated),
         }
     }
 
@@ -89,6 +93,29 @@ impl Stage {
     pub(super) fn owner(&self) -> JobId {
         *self.jobs.first().expect("a stage exists only while a job needs it")
     }
+}
+
+/// `last` and the ancestors it reaches through one-to-one dependencies, stopping at truncated
+/// nodes: partition `p` of each is computed by task `p`.
+fn aligned(last: &Arc<dyn LineageNode>, truncated: &HashSet<NodeId>) -> Vec<NodeId> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![Arc::clone(last)];
+    while let Some(node) = stack.pop() {
+        let id = node.meta().id;
+        if !seen.insert(id) || out.len() == OPERATORS_SHOWN {
+            continue;
+        }
+        out.push(id);
+        if !truncated.contains(&id) {
+            for dep in node.dependencies() {
+                if let Dependency::OneToOne(parent) = dep {
+                    stack.push(Arc::clone(parent));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The operations of the stage whose last node is `last`: the nodes reachable through

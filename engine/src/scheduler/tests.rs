@@ -135,7 +135,14 @@ impl Harness {
         result: Result<TaskSuccess, TaskFailure>,
         accumulators: Vec<(AccumulatorId, Bytes)>,
     ) -> Vec<TaskDescriptor> {
-        let report = TaskReport { task, executor: EXECUTOR, result, metrics: TaskMetrics::default(), accumulators };
+        let report = TaskReport {
+            task,
+            executor: EXECUTOR,
+            result,
+            metrics: TaskMetrics::default(),
+            accumulators,
+            blocks: Vec::new(),
+        };
         self.handle(SchedulerEvent::TaskEnded(report))
     }
 
@@ -724,6 +731,7 @@ fn a_lost_executor_s_attempts_and_outputs_run_again_elsewhere() {
         result: Ok(TaskSuccess::MapOutput(MapStatus { location: other, bucket_sizes: BucketSizes::from_sizes(&[1]) })),
         metrics: TaskMetrics::default(),
         accumulators: Vec::new(),
+        blocks: Vec::new(),
     };
     let next: Vec<TaskDescriptor> = h
         .dag

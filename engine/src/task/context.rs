@@ -37,6 +37,8 @@ struct Inner {
     metrics: MetricCells,
     failure: RefCell<Option<TaskFailure>>,
     accumulators: RefCell<Vec<AccumulatorSlot>>,
+    /// Blocks this attempt stored, for the scheduler's record of where cached partitions live.
+    stored: RefCell<Vec<BlockId>>,
 }
 
 struct AccumulatorSlot {
@@ -97,6 +99,7 @@ impl TaskContext {
                 metrics: MetricCells::default(),
                 failure: RefCell::new(None),
                 accumulators: RefCell::new(Vec::new()),
+                stored: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -228,6 +231,7 @@ impl TaskContext {
 
     /// Stores a computed block at `level`, counting evictions and bytes spilled.
     pub fn put_block(&self, id: BlockId, level: StorageLevel, data: BlockData, encode: Option<Arc<EncodeFn>>) {
+        self.inner.stored.borrow_mut().push(id);
         let report = self.inner.blocks.put(id, level, data, encode);
         bump(&self.inner.metrics.cache_evictions, report.evictions);
         bump(&self.inner.metrics.bytes_spilled, report.bytes_spilled);
@@ -295,6 +299,11 @@ impl TaskContext {
         if slot.is_none() {
             *slot = Some(failure);
         }
+    }
+
+    /// Takes the ids of the blocks this attempt stored so far.
+    pub(crate) fn take_stored_blocks(&self) -> Vec<BlockId> {
+        std::mem::take(&mut *self.inner.stored.borrow_mut())
     }
 
     /// Takes the failure kept by [`TaskContext::fail`], if any.
