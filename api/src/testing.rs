@@ -157,12 +157,15 @@ pub fn engine_state(ctx: &Context) -> EngineState {
 
 /// The command line that makes a copy of this test binary run only the calling test, for the
 /// executors a `local-cluster[E,C]` test starts ([`crate::ContextBuilder::executor_args`]):
-/// `<test name> --exact --test-threads=1 --nocapture`. Call it on the test's own thread (the
-/// test harness names that thread after the test).
+/// `<test name> --exact --include-ignored --test-threads=1 --nocapture`. Call it on the
+/// test's own thread (the test harness names that thread after the test).
 ///
 /// # Panics
 /// On a thread without a name.
 pub fn executor_args() -> Vec<String> {
     let name = std::thread::current().name().expect("called on a test's thread, which has the test's name").to_owned();
-    vec![name, "--exact".to_owned(), "--test-threads=1".to_owned(), "--nocapture".to_owned()]
+    ["--exact", "--include-ignored", "--test-threads=1", "--nocapture"].into_iter().map(str::to_owned).fold(vec![name], |mut v, a| {
+        v.push(a);
+        v
+    })
 }

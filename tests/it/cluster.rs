@@ -287,3 +287,78 @@ fn a_save_on_executors_commits_once_on_the_driver_even_when_one_is_killed() -> T
     }
     Ok(())
 }
+
+#[test]
+fn a_process_that_builds_another_lineage_is_refused_naming_the_node() {
+    let ctx = cluster(1, 1).expect("a cluster");
+    let numbers = ctx.parallelize((0..10).collect::<Vec<i32>>(), 2);
+    // The mistake the check exists for: the graph depends on which process builds it.
+    let shaped = if ctx.is_driver() { numbers.map(|x| x + 1) } else { numbers.filter(|x| x % 2 == 0) };
+    let err = shaped.collect().expect_err("the executor refuses its tasks").to_string();
+    assert!(err.contains("different lineage than the driver"), "{err}");
+    assert!(err.contains("`map at") && err.contains("`filter at"), "names both nodes: {err}");
+}
+
+/// The driver of [`killing_the_driver_ends_its_executors`]: prints its executors' pids, then
+/// runs a job that never ends, until the outer test kills it.
+#[test]
+#[ignore = "run by killing_the_driver_ends_its_executors"]
+fn a_driver_to_kill() -> TestResult {
+    let ctx = cluster(2, 1)?;
+    let pids = task_pids(&ctx, 8)?;
+    // Executors spill to their scratch directories before the job that never ends.
+    let spilled = ctx.parallelize((0..100u64).collect::<Vec<_>>(), 2);
+    spilled.persist(StorageLevel::DiskOnly);
+    spilled.count()?;
+    if ctx.is_driver() {
+        println!("executor pids: {}", pids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
+    }
+    ctx.parallelize(vec![0u8; 2], 2)
+        .map(|x| {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            x
+        })
+        .count()?;
+    Ok(())
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+#[test]
+fn killing_the_driver_ends_its_executors() -> TestResult {
+    use std::io::BufRead;
+    let mut driver = std::process::Command::new(std::env::current_exe()?)
+        .args(["cluster::a_driver_to_kill", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = driver.stdout.take().expect("piped");
+    let mut pids = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        // The harness's "test … ... " has no newline yet, so the line may begin with it.
+        if let Some((_, list)) = line?.split_once("executor pids: ") {
+            pids = list.split(' ').map(str::parse::<u32>).collect::<Result<_, _>>()?;
+            break;
+        }
+    }
+    assert_eq!(pids.len(), 2, "the driver printed its executors");
+    assert!(pids.iter().all(|&p| alive(p)));
+    driver.kill()?;
+    driver.wait()?;
+    // Their control streams break at once; the heartbeat deadline is the outer bound.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pids.iter().any(|&p| alive(p)) {
+        assert!(std::time::Instant::now() < until, "executors {pids:?} outlived their driver");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let tmp = std::env::temp_dir();
+    let left: Vec<String> = std::fs::read_dir(&tmp)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| pids.iter().any(|p| name.starts_with("ember-") && name.contains(&format!("-{p}-"))))
+        .collect();
+    assert!(left.is_empty(), "executors left scratch directories: {left:?}");
+    Ok(())
+}

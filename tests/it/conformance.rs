@@ -10,6 +10,7 @@
 //! | `tiny-memory` | a 1 MiB memory budget, so aggregations, sorts and shuffles spill |
 //! | `disk-only` | every source RDD persisted `DiskOnly`, so every read of an input is a disk block |
 //! | `first-attempt-fails` | every task's first attempt fails, so every result comes from a retry |
+//! | `local-cluster[2,1]` | two executor processes of one slot each, over gRPC on loopback (its own test, `conformance_on_local_cluster`, so that the executors it starts run only that mode) |
 //!
 //! An unknown mode name fails the suite. `EMBER_CONFORMANCE_DIR` points the suite at another
 //! folder of case files in the same vocabulary. Every failing case is reported by name and
@@ -30,7 +31,11 @@ use serde_json::Value as Json;
 use value::{Value, matches, matches_multiset, matches_runs};
 
 /// Every mode, in the order they run by default.
-const MODES: [&str; 6] = ["local[1]", "local[2]", "serializing", "tiny-memory", "disk-only", "first-attempt-fails"];
+const MODES: [&str; 7] =
+    ["local[1]", "local[2]", "serializing", "tiny-memory", "disk-only", "first-attempt-fails", CLUSTER_MODE];
+
+/// The mode whose executors are other processes.
+const CLUSTER_MODE: &str = "local-cluster[2,1]";
 
 /// The modes `EMBER_CONFORMANCE_MODES` names, or all.
 fn modes() -> Vec<&'static str> {
@@ -57,6 +62,7 @@ fn context(mode: &str) -> (Context, Option<StorageLevel>) {
         "disk-only" => builder.build(),
         // A second attempt for every task (local mode's default is one).
         "first-attempt-fails" => builder.max_task_attempts(2).build(),
+        CLUSTER_MODE => Context::builder().master(CLUSTER_MODE).executor_args(ember::testing::executor_args()).build(),
         other => unreachable!("modes() checked {other}"),
     }
     .expect("a context starts");
@@ -146,11 +152,25 @@ fn compare(action: &Json, got: &Value) -> Result<(), String> {
 
 #[test]
 fn conformance() {
+    run_modes(modes().into_iter().filter(|m| *m != CLUSTER_MODE).collect());
+}
+
+#[test]
+fn conformance_on_local_cluster() {
+    if modes().contains(&CLUSTER_MODE) {
+        run_modes(vec![CLUSTER_MODE]);
+    }
+}
+
+fn run_modes(modes: Vec<&'static str>) {
+    if modes.is_empty() {
+        return;
+    }
     let dir = case_dir();
     let cases = load_cases(&dir);
     assert!(!cases.is_empty(), "no conformance cases in {}", dir.display());
     let mut failed_cases = std::collections::BTreeSet::new();
-    for mode in modes() {
+    for mode in modes {
         let (ctx, persist_inputs) = context(mode);
         let mut failed = 0;
         for case in &cases {

@@ -226,6 +226,8 @@ impl BlockManager {
 struct DiskStore {
     dir: OnceLock<Option<tempfile::TempDir>>,
     files: Mutex<HashMap<BlockId, PathBuf>>,
+    /// Names each write's temporary file apart.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl DiskStore {
@@ -234,7 +236,16 @@ impl DiskStore {
             return 0;
         };
         let path = dir.path().join(id.file_name());
-        match crate::scratch::write_file(&path, bytes) {
+        // Two tasks may compute the same block at once, and a third may be reading it: each
+        // write goes to its own file, renamed over the block's, so a reader holding the old
+        // file reads it whole and never a half-written one.
+        let n = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staged = dir.path().join(format!("{}.w{n}", id.file_name()));
+        let written = crate::scratch::write_file(&staged, bytes).and_then(|()| std::fs::rename(&staged, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&staged);
+        }
+        match written {
             Ok(()) => {
                 lock(&self.files).insert(id, path);
                 bytes.len() as u64

@@ -138,7 +138,7 @@ pub(super) fn shuffle_server(
     secret: &Secret,
 ) -> InterceptedService<ShuffleServer<ShuffleService>, CheckSecret> {
     let server = ShuffleServer::new(ShuffleService { store })
-        .max_decoding_message_size(super::rpc::control_limit())
+        .max_decoding_message_size(super::SHUFFLE_REQUEST_LIMIT)
         .max_encoding_message_size(super::rpc::chunk_limit());
     InterceptedService::new(server, CheckSecret::new(secret.clone(), "shuffle"))
 }

@@ -33,6 +33,8 @@ pub mod launcher;
 pub mod rpc;
 pub mod signature;
 pub mod spawn;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 pub mod wire;
 
@@ -52,6 +54,9 @@ pub const CONTROL_MESSAGE_LIMIT: usize = 256 << 20;
 
 /// The largest piece of a shuffle bucket in one fetch message: 1 MiB.
 pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// The largest request a shuffle service reads (a reducer's list of map partitions): 4 MiB.
+pub const SHUFFLE_REQUEST_LIMIT: usize = 4 << 20;
 
 /// The largest shuffle-fetch message: a chunk and its header.
 pub const CHUNK_MESSAGE_LIMIT: usize = 2 << 20;
