@@ -19,7 +19,7 @@ use super::{ClusterBackend, DriverSetup, Liveness, TlsFiles};
 use crate::broadcast::BroadcastRegistry;
 use crate::executor::WorkRegistry;
 use crate::ids::{PartitionId, ShuffleId};
-use crate::shuffle::{LocalShuffleStore, MapOutputTracker};
+use crate::shuffle::{LocalShuffleStore, MapOutputTracker, ShuffleStore};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
