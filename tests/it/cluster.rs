@@ -362,3 +362,107 @@ fn killing_the_driver_ends_its_executors() -> TestResult {
     assert!(left.is_empty(), "executors left scratch directories: {left:?}");
     Ok(())
 }
+
+/// One process of the `ember://` application [`an_ember_url_application_runs_on_processes_a_launcher_started`]
+/// starts: the program a user writes, configured only by its environment.
+#[test]
+#[ignore = "run by the launcher tests, with a rank in its environment"]
+fn a_process_of_an_ember_url_application() -> TestResult {
+    let ctx = Context::from_env()?;
+    let data = lines();
+    let mut counts = ctx
+        .parallelize(data.clone(), 4)
+        .flat_map(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .map(|w| (w, 1u64))
+        .reduce_by_key(|a, b| a + b)
+        .collect()?;
+    counts.sort();
+    assert_eq!(counts, local_counts(&data));
+    let pids = task_pids(&ctx, 8)?;
+    if ctx.is_driver() {
+        assert!(!pids.contains(&std::process::id()), "the executors ran the tasks");
+        println!("ember-url driver: {} words on {} executors", counts.len(), pids.len());
+    }
+    Ok(())
+}
+
+/// A free port on loopback (bound, then released for the driver to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Waits for `child` for at most `limit`, killing it after; its exit status and stdout.
+fn finish(mut child: std::process::Child, limit: std::time::Duration) -> (Option<std::process::ExitStatus>, String) {
+    let until = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+    }
+    (status, out)
+}
+
+const PROCESS_TEST: [&str; 5] = ["cluster::a_process_of_an_ember_url_application", "--exact", "--ignored", "--nocapture", "--test-threads=1"];
+
+#[test]
+fn an_ember_url_application_runs_on_processes_a_launcher_started() -> TestResult {
+    // What a launcher does: the same binary three times, each with its rank.
+    let master = format!("ember://127.0.0.1:{}", free_port());
+    let children = (0..3)
+        .map(|rank| {
+            std::process::Command::new(std::env::current_exe()?)
+                .args(PROCESS_TEST)
+                .env("EMBER_MASTER", &master)
+                .env("EMBER_RANK", rank.to_string())
+                .env("EMBER_WORLD_SIZE", "3")
+                .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
+                .env("EMBER_SLOTS", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let results: Vec<_> = children.into_iter().map(|c| finish(c, std::time::Duration::from_secs(60))).collect();
+    for (rank, (status, out)) in results.iter().enumerate() {
+        assert!(status.is_some_and(|s| s.success()), "rank {rank} ended with {status:?}: {out}");
+    }
+    assert!(results[0].1.contains("ember-url driver: 98 words on 2 executors"), "{}", results[0].1);
+    Ok(())
+}
+
+#[test]
+fn an_ember_url_application_runs_under_mpirun() -> TestResult {
+    if std::process::Command::new("mpirun").arg("--version").output().is_err() {
+        eprintln!("skipped: mpirun (Open MPI) is not installed");
+        return Ok(());
+    }
+    let master = format!("ember://127.0.0.1:{}", free_port());
+    let exe = std::env::current_exe()?;
+    let child = std::process::Command::new("mpirun")
+        .args(["-np", "3", "--oversubscribe", "-x", "EMBER_MASTER", "-x", "EMBER_SECRET", "-x", "EMBER_SLOTS"])
+        .arg(&exe)
+        .args(PROCESS_TEST)
+        .env("EMBER_MASTER", &master)
+        .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
+        .env("EMBER_SLOTS", "1")
+        // mpirun refuses root without these (CI runs as root).
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let (status, out) = finish(child, std::time::Duration::from_secs(90));
+    assert!(status.is_some_and(|s| s.success()), "mpirun ended with {status:?}: {out}");
+    assert!(out.contains("ember-url driver: 98 words on 2 executors"), "{out}");
+    Ok(())
+}

@@ -86,14 +86,14 @@ pub(crate) fn join(setup: &ExecutorSetup, store: Arc<dyn ShuffleStore>) -> std::
         setup.tls.as_ref().map(|t| t.client(host)),
     )
     .map_err(|e| startup_error(format!("the driver's address {}: {e}", setup.driver)))?;
-    let channel = {
+    // A fresh channel per attempt: one whose first connect failed keeps failing.
+    let connect = || {
         let _guard = runtime.enter();
-        super::rpc::lazy(&endpoint)
-    };
-    let driver: DriverClient<InterceptedService<Channel, SendSecret>> =
-        DriverClient::with_interceptor(channel, SendSecret::new(&setup.secret))
+        DriverClient::with_interceptor(super::rpc::lazy(&endpoint), SendSecret::new(&setup.secret))
             .max_decoding_message_size(super::rpc::control_limit())
-            .max_encoding_message_size(super::rpc::control_limit());
+            .max_encoding_message_size(super::rpc::control_limit())
+    };
+    let mut driver: DriverClient<InterceptedService<Channel, SendSecret>> = connect();
 
     // The shuffle service: on loopback when the driver is, else on every interface.
     let bind: SocketAddr =
@@ -149,7 +149,9 @@ pub(crate) fn join(setup: &ExecutorSetup, store: Arc<dyn ShuffleStore>) -> std::
                 )));
             }
             Err(status) if status.code() == Code::Unavailable && started.elapsed() < CONNECT_PATIENCE => {
+                // The driver is not listening yet (its process is still starting): try again.
                 std::thread::sleep(Duration::from_millis(100));
+                driver = connect();
             }
             Err(status) => {
                 return Err(startup_error(format!(
