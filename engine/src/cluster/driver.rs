@@ -42,6 +42,9 @@ use crate::task::TaskDescriptor;
 
 type Outbound = mpsc::UnboundedSender<Result<DriverMsg, Status>>;
 
+/// How long a stopping driver waits for its executors to leave after telling them to.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(3);
+
 /// How long the driver waits for a broadcast an executor asks for to be made.
 const BROADCAST_PATIENCE: Duration = Duration::from_secs(120);
 
@@ -78,9 +81,8 @@ struct Shared {
     broadcasts: Arc<BroadcastRegistry>,
     spawner: Option<Mutex<Spawner>>,
     stopping: AtomicBool,
-    /// Whether an executor has ever registered (before one has, no executor is not a loss).
-    ever_registered: AtomicBool,
-    /// Registrations so far, signalled on each (the start waits for `local-cluster`'s).
+    /// Executors registered now, signalled on each change (the start waits for
+    /// `local-cluster`'s to come, the end for every executor to go).
     joined: (Mutex<usize>, std::sync::Condvar),
 }
 
@@ -93,6 +95,11 @@ impl Shared {
     /// (`lost == false`) is an executor whose `main` ended: no replacement is started.
     fn remove(&self, id: ExecutorId, why: &str, lost: bool) {
         let Some(conn) = lock(&self.executors).remove(&id) else { return };
+        {
+            let mut joined = lock(&self.joined.0);
+            *joined = joined.saturating_sub(1);
+        }
+        self.joined.1.notify_all();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let stopping = self.stopping.load(Ordering::SeqCst);
         if lost && !stopping {
@@ -232,7 +239,6 @@ impl Driver for Service {
         }
         lock(&shared.executors)
             .insert(id, Conn { info: first, outbound, last_seen: Instant::now(), lineage_sent: HashSet::new() });
-        shared.ever_registered.store(true, Ordering::SeqCst);
         *lock(&shared.joined.0) += 1;
         shared.joined.1.notify_all();
         let _ = shared.scheduler.send(Inbox::Event(SchedulerEvent::ExecutorAdded { executor: id, slots }));
@@ -367,7 +373,6 @@ impl ClusterBackend {
             broadcasts,
             spawner,
             stopping: AtomicBool::new(false),
-            ever_registered: AtomicBool::new(false),
             joined: (Mutex::new(0), std::sync::Condvar::new()),
         });
         let service = DriverServer::new(Service { shared: Arc::clone(&shared) })
@@ -394,17 +399,19 @@ impl ClusterBackend {
         runtime.spawn(monitor(Arc::clone(&shared)));
         tracing::info!(target: "ember::cluster", %addr, "driver listening");
         let backend = ClusterBackend { shared, addr, runtime: Some(runtime), shutdown: Some(shutdown) };
+        let started = Instant::now();
         if let Some(spawner) = &backend.shared.spawner {
-            let started = Instant::now();
             lock(spawner).start_all()?;
-            backend.wait_for_executors(setup.expected_executors, EXECUTOR_START_PATIENCE)?;
-            tracing::info!(
-                target: "ember::cluster",
-                executors = setup.expected_executors,
-                millis = started.elapsed().as_millis() as u64,
-                "local-cluster executors registered"
-            );
         }
+        // The application starts with every executor it was promised: the first job would
+        // otherwise run on whichever came first, and a late one find its driver gone.
+        backend.wait_for_executors(setup.expected_executors, EXECUTOR_START_PATIENCE)?;
+        tracing::info!(
+            target: "ember::cluster",
+            executors = setup.expected_executors,
+            millis = started.elapsed().as_millis() as u64,
+            "executors registered"
+        );
         Ok(backend)
     }
 
@@ -426,13 +433,16 @@ impl ClusterBackend {
         while *n < count {
             let now = Instant::now();
             if now >= until {
-                let logs =
-                    self.shared.spawner.as_ref().map(|s| lock(s).log_dir().display().to_string()).unwrap_or_default();
+                let logs = match &self.shared.spawner {
+                    Some(spawner) => format!("their logs are in {}", lock(spawner).log_dir().display()),
+                    None => "check that the launcher started every rank with the same EMBER_MASTER and secret".to_owned(),
+                };
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!(
-                        "only {} of {count} executors registered within {} s; their logs are in {logs}",
+                        "only {} of {count} executors registered with the driver at {} within {} s; {logs}",
                         *n,
+                        self.addr,
                         patience.as_secs()
                     ),
                 ));
@@ -523,6 +533,15 @@ impl Drop for ClusterBackend {
         for conn in lock(&self.shared.executors).values() {
             let _ = conn.outbound.send(Ok(DriverMsg::Shutdown));
         }
+        // Executors exit on the message and their streams end; stopping the service before
+        // that would cut the message off, and they would exit as if the driver had crashed.
+        let until = Instant::now() + SHUTDOWN_PATIENCE;
+        let (joined, signal) = &self.shared.joined;
+        let mut live = lock(joined);
+        while *live > 0 && Instant::now() < until {
+            live = signal.wait_timeout(live, until - Instant::now()).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        drop(live);
         if let Some(spawner) = &self.shared.spawner {
             lock(spawner).stop(Duration::from_secs(5));
         }

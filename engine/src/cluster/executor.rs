@@ -148,7 +148,8 @@ pub(crate) fn join(setup: &ExecutorSetup, store: Arc<dyn ShuffleStore>) -> std::
                     setup.driver
                 )));
             }
-            Err(status) if status.code() == Code::Unavailable && started.elapsed() < CONNECT_PATIENCE => {
+            // A refusal is final; anything else (no listener yet, a reset) is worth another try.
+            Err(status) if !refusal(status.code()) && started.elapsed() < CONNECT_PATIENCE => {
                 // The driver is not listening yet (its process is still starting): try again.
                 std::thread::sleep(Duration::from_millis(100));
                 driver = connect();
@@ -192,6 +193,11 @@ pub(crate) fn join(setup: &ExecutorSetup, store: Arc<dyn ShuffleStore>) -> std::
             driver: setup.driver.clone(),
         },
     })
+}
+
+/// Whether the driver's answer refuses this executor for good (rather than not being there).
+fn refusal(code: Code) -> bool {
+    matches!(code, Code::Unauthenticated | Code::PermissionDenied | Code::FailedPrecondition | Code::InvalidArgument)
 }
 
 fn resolve(addr: &str) -> std::io::Result<SocketAddr> {
