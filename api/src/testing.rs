@@ -164,8 +164,11 @@ pub fn engine_state(ctx: &Context) -> EngineState {
 /// On a thread without a name.
 pub fn executor_args() -> Vec<String> {
     let name = std::thread::current().name().expect("called on a test's thread, which has the test's name").to_owned();
-    ["--exact", "--include-ignored", "--test-threads=1", "--nocapture"].into_iter().map(str::to_owned).fold(vec![name], |mut v, a| {
-        v.push(a);
-        v
-    })
+    ["--exact", "--include-ignored", "--test-threads=1", "--nocapture"].into_iter().map(str::to_owned).fold(
+        vec![name],
+        |mut v, a| {
+            v.push(a);
+            v
+        },
+    )
 }

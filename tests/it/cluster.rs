@@ -412,7 +412,8 @@ fn finish(mut child: std::process::Child, limit: std::time::Duration) -> (Option
     (status, out)
 }
 
-const PROCESS_TEST: [&str; 5] = ["cluster::a_process_of_an_ember_url_application", "--exact", "--ignored", "--nocapture", "--test-threads=1"];
+const PROCESS_TEST: [&str; 5] =
+    ["cluster::a_process_of_an_ember_url_application", "--exact", "--ignored", "--nocapture", "--test-threads=1"];
 
 #[test]
 fn an_ember_url_application_runs_on_processes_a_launcher_started() -> TestResult {
@@ -464,5 +465,56 @@ fn an_ember_url_application_runs_under_mpirun() -> TestResult {
     let (status, out) = finish(child, std::time::Duration::from_secs(90));
     assert!(status.is_some_and(|s| s.success()), "mpirun ended with {status:?}: {out}");
     assert!(out.contains("ember-url driver: 98 words on 2 executors"), "{out}");
+    Ok(())
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status =
+        std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[test]
+fn a_busy_executor_heartbeats_and_a_frozen_one_is_lost_at_the_deadline() -> TestResult {
+    let deadline = std::time::Duration::from_millis(800);
+    let ctx = Context::builder()
+        .master("local-cluster[2,1]")
+        .executor_args(ember::testing::executor_args())
+        .heartbeat_timeout(deadline)
+        .build()?;
+    // Tasks far longer than the deadline: their executors keep heartbeating.
+    let busy = ctx.parallelize(vec![1u64, 2], 2).map(|x| {
+        std::thread::sleep(std::time::Duration::from_millis(2_000));
+        x
+    });
+    assert_eq!(busy.sum()?, 3);
+    if ctx.is_driver() {
+        assert_eq!(ctx.last_job().expect("metrics").tasks_launched(), 2, "no executor was declared lost");
+    }
+    // A frozen process keeps its connection open but sends nothing: lost at the deadline.
+    let pids = task_pids(&ctx, 8)?;
+    let slow = ctx.parallelize((0..600u64).collect::<Vec<_>>(), 6).map_partitions(|it| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        it.map(|x| (x % 10, x))
+    });
+    let job = slow.reduce_by_key(|a, b| a + b).collect_async();
+    if ctx.is_driver() {
+        wait_for(&job, "a map task", |p| p.stages.first().is_some_and(|s| s.done >= 1));
+        signal(pids[0], "STOP");
+    }
+    let started = std::time::Instant::now();
+    let mut sums = job.wait()?;
+    sums.sort_unstable();
+    assert_eq!(sums, expected_sums(600));
+    if ctx.is_driver() {
+        assert!(started.elapsed() >= deadline / 2, "the job waited for the deadline");
+        // The driver killed the process it declared lost: no zombie executor lingers.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while alive(pids[0]) {
+            assert!(std::time::Instant::now() < until, "the frozen executor {} is still there", pids[0]);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
     Ok(())
 }

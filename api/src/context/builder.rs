@@ -58,6 +58,7 @@ pub struct ContextBuilder {
     backend: BackendKind,
     listeners: Vec<Arc<dyn Listener>>,
     executor_args: Option<Vec<String>>,
+    heartbeat_timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for ContextBuilder {
@@ -112,6 +113,16 @@ impl ContextBuilder {
     /// to local disk when a task's share runs out.
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = Some(bytes);
+        self
+    }
+
+    /// In the cluster mode, how long the driver waits for an executor's heartbeat before it
+    /// counts the executor lost (its tasks run elsewhere, its map outputs are recomputed);
+    /// executors heartbeat at a tenth of it from a thread of their own, however busy their
+    /// task slots. Default 5 s, or `EMBER_HEARTBEAT_TIMEOUT_MS`; at least 200 ms. A broken
+    /// connection (a killed process) is noticed at once whatever this is.
+    pub fn heartbeat_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.heartbeat_timeout = Some(timeout.max(std::time::Duration::from_millis(200)));
         self
     }
 
@@ -240,7 +251,7 @@ impl ContextBuilder {
             None => None,
         };
         let cluster = match &cluster_master {
-            Some(master) => Some(super::cluster::plan(master, self.executor_args.clone())?),
+            Some(master) => Some(super::cluster::plan(master, self.executor_args.clone(), self.heartbeat_timeout)?),
             None => None,
         };
         let parsed = match (&self.master, &cluster) {

@@ -3,6 +3,7 @@
 //! launcher gave it.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
 use ember_engine::ClusterRole;
 use ember_engine::cluster::launcher::{self, Placement};
@@ -95,8 +96,15 @@ fn config_error((key, reason): (String, String)) -> Error {
 /// # Errors
 /// An error of kind [`Config`](crate::ErrorKind::Config) naming the variable that is missing
 /// or malformed (a rank without a driver address, no secret for `ember://`, a bad TLS file).
-pub(super) fn plan(master: &ClusterMaster, executor_args: Option<Vec<String>>) -> Result<Plan> {
-    let liveness = Liveness::from_env().map_err(config_error)?;
+pub(super) fn plan(
+    master: &ClusterMaster,
+    executor_args: Option<Vec<String>>,
+    timeout: Option<Duration>,
+) -> Result<Plan> {
+    let liveness = match timeout {
+        Some(deadline) => Liveness::with_deadline(deadline),
+        None => Liveness::from_env().map_err(config_error)?,
+    };
     let tls = TlsFiles::from_env().map_err(config_error)?;
     let slots_env = match env(SLOTS_ENV) {
         Some(v) => Some(
@@ -119,10 +127,8 @@ pub(super) fn plan(master: &ClusterMaster, executor_args: Option<Vec<String>>) -
                     .map_err(|_| Error::config(RANK_ENV, &rank, "expected a whole number"))?;
                 return executor(rank, env(DRIVER_ENV), tls, slots_env.unwrap_or(*slots));
             }
-            let mut env_for_children = Vec::new();
-            if let Some(deadline) = env(DEADLINE_ENV) {
-                env_for_children.push((DEADLINE_ENV.to_owned(), deadline));
-            }
+            // The executors heartbeat at the pace the driver's deadline asks for.
+            let env_for_children = vec![(DEADLINE_ENV.to_owned(), liveness.deadline.as_millis().to_string())];
             let spawn = SpawnPlan {
                 executors: *executors,
                 slots: *slots,

@@ -435,7 +435,9 @@ impl ClusterBackend {
             if now >= until {
                 let logs = match &self.shared.spawner {
                     Some(spawner) => format!("their logs are in {}", lock(spawner).log_dir().display()),
-                    None => "check that the launcher started every rank with the same EMBER_MASTER and secret".to_owned(),
+                    None => {
+                        "check that the launcher started every rank with the same EMBER_MASTER and secret".to_owned()
+                    }
                 };
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,

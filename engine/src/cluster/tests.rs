@@ -26,7 +26,10 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A driver service with no scheduler behind it (its events go nowhere).
-fn driver(secret: &Secret, tls: Option<TlsFiles>) -> (ClusterBackend, crossbeam_channel::Receiver<crate::scheduler::driver::Inbox>) {
+fn driver(
+    secret: &Secret,
+    tls: Option<TlsFiles>,
+) -> (ClusterBackend, crossbeam_channel::Receiver<crate::scheduler::driver::Inbox>) {
     let (inbox, events) = crossbeam_channel::unbounded();
     let setup = DriverSetup {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -56,11 +59,18 @@ fn channel(rt: &tokio::runtime::Runtime, url: String, tls: Option<tonic::transpo
     endpoint.connect_lazy()
 }
 
-fn authed(rt: &tokio::runtime::Runtime, addr: SocketAddr, secret: &Secret) -> DriverClient<InterceptedService<Channel, SendSecret>> {
+fn authed(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    secret: &Secret,
+) -> DriverClient<InterceptedService<Channel, SendSecret>> {
     DriverClient::with_interceptor(channel(rt, format!("http://{addr}"), None), SendSecret::new(secret))
 }
 
-fn statuses(rt: &tokio::runtime::Runtime, client: &mut DriverClient<InterceptedService<Channel, SendSecret>>) -> Result<(), tonic::Status> {
+fn statuses(
+    rt: &tokio::runtime::Runtime,
+    client: &mut DriverClient<InterceptedService<Channel, SendSecret>>,
+) -> Result<(), tonic::Status> {
     rt.block_on(client.map_statuses(MapStatusesRequest { shuffle: ShuffleId(0) })).map(|_| ())
 }
 
@@ -98,10 +108,13 @@ fn the_driver_refuses_peers_without_the_secret_and_keeps_serving() {
     garbage(addr, &preface);
 
     // A header list over the 16 KiB bound: refused before any message is read.
-    let mut huge = DriverClient::with_interceptor(channel(&rt, format!("http://{addr}"), None), move |mut r: tonic::Request<()>| {
-        r.metadata_mut().insert("x-padding", "a".repeat(64 << 10).parse().expect("ascii"));
-        Ok(r)
-    });
+    let mut huge = DriverClient::with_interceptor(
+        channel(&rt, format!("http://{addr}"), None),
+        move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("x-padding", "a".repeat(64 << 10).parse().expect("ascii"));
+            Ok(r)
+        },
+    );
     assert!(rt.block_on(huge.map_statuses(MapStatusesRequest { shuffle: ShuffleId(0) })).is_err());
 
     statuses(&rt, &mut good).expect("still serving after all of that");
@@ -134,14 +147,19 @@ fn an_executors_shuffle_service_refuses_strangers_and_oversized_requests() {
     let rt = runtime();
     let secret = Secret::generate();
     let store = Arc::new(LocalShuffleStore::default());
-    store.put_map_output(ShuffleId(1), PartitionId(0), crate::shuffle::MapOutput::in_memory(vec![bytes::Bytes::from_static(b"abc")]));
+    store.put_map_output(
+        ShuffleId(1),
+        PartitionId(0),
+        crate::shuffle::MapOutput::in_memory(vec![bytes::Bytes::from_static(b"abc")]),
+    );
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("binds");
     let addr = listener.local_addr().expect("an address");
     let router = super::rpc::server(Duration::from_secs(1)).add_service(super::fetch::shuffle_server(store, &secret));
     rt.spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
     let fetch = |client: &mut ShuffleClient<InterceptedService<Channel, SendSecret>>, maps: Vec<PartitionId>| {
         rt.block_on(async {
-            let mut stream = client.fetch(FetchRequest { shuffle: ShuffleId(1), reduce: PartitionId(0), maps }).await?.into_inner();
+            let mut stream =
+                client.fetch(FetchRequest { shuffle: ShuffleId(1), reduce: PartitionId(0), maps }).await?.into_inner();
             let mut got = Vec::new();
             while let Some(chunk) = stream.message().await? {
                 got.extend_from_slice(&chunk.bytes);
@@ -155,7 +173,10 @@ fn an_executors_shuffle_service_refuses_strangers_and_oversized_requests() {
     };
     let mut good = client(&secret);
     assert_eq!(fetch(&mut good, vec![PartitionId(0)]).expect("served"), b"abc");
-    assert_eq!(fetch(&mut client(&Secret::generate()), vec![PartitionId(0)]).unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        fetch(&mut client(&Secret::generate()), vec![PartitionId(0)]).unwrap_err().code(),
+        Code::Unauthenticated
+    );
     assert_eq!(fetch(&mut good, vec![PartitionId(7)]).unwrap_err().code(), Code::NotFound, "a missing output");
     let oversized = fetch(&mut good, vec![PartitionId(0); super::SHUFFLE_REQUEST_LIMIT + 1]).unwrap_err();
     assert!(matches!(oversized.code(), Code::OutOfRange | Code::ResourceExhausted | Code::Internal), "{oversized}");
@@ -165,7 +186,8 @@ fn an_executors_shuffle_service_refuses_strangers_and_oversized_requests() {
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, which is also its own CA.
 fn self_signed() -> TlsFiles {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("a certificate");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("a certificate");
     let cert = certified.cert.pem().into_bytes();
     TlsFiles::new(cert.clone(), certified.signing_key.serialize_pem().into_bytes(), cert, Some("localhost".to_owned()))
 }
@@ -178,7 +200,10 @@ fn tls_serves_clients_that_trust_its_ca_and_no_others() {
     let (backend, _events) = driver(&secret, Some(tls.clone()));
     let addr = backend.addr();
     let over = |files: &TlsFiles| {
-        DriverClient::with_interceptor(channel(&rt, format!("https://{addr}"), Some(files.client("127.0.0.1"))), SendSecret::new(&secret))
+        DriverClient::with_interceptor(
+            channel(&rt, format!("https://{addr}"), Some(files.client("127.0.0.1"))),
+            SendSecret::new(&secret),
+        )
     };
     statuses(&rt, &mut over(&tls)).expect("served over TLS");
     assert!(statuses(&rt, &mut over(&self_signed())).is_err(), "a client trusting another CA is refused");
