@@ -58,8 +58,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let seconds = started.elapsed().as_secs_f64();
 
+    // In the cluster mode every process runs this `main` and gets every action's result;
+    // the report is the driver's to print.
+    if !ctx.is_driver() {
+        return Ok(());
+    }
+    println!("master:         {}", ctx.master());
     println!("input:          {input} ({:.1} MB)", input_bytes as f64 / 1e6);
-    println!("threads:        {}", ctx.parallelism());
+    println!("task slots:     {}", ctx.parallelism());
     println!("distinct words: {distinct}");
     println!("total words:    {total}");
     println!("top 10:");

@@ -72,6 +72,19 @@ fn main() {
     let two = ember_runs(&format!("wc:2:text:{}", ember_out.display()), &ember_out);
     print_row("ember, Text words (text_lines)", 2, &two, mb);
     println!("\nember 2 threads / 1 thread (Text): {:.2}x", one.seconds / two.seconds);
+    let cluster_out = scratch.path().join("ember-wc-cluster");
+    let (local, cluster, ratio) = paired_runs(
+        &format!("wc:2:text:{}", ember_out.display()),
+        &ember_out,
+        &format!("wc:cluster:text:{}", cluster_out.display()),
+        &cluster_out,
+    );
+    print_row("ember local[2] (paired run)", 2, &local, mb);
+    print_row("ember local-cluster[2,1]", 2, &cluster, mb);
+    println!(
+        "local-cluster[2,1] / local[2] throughput, median of {ROUNDS} alternating pairs: {ratio:.2}x (output equal: {})",
+        if word_table(&cluster_out) == word_table(&ember_out) { "yes" } else { "NO (bug!)" }
+    );
     if let Some(limit_run) = &limit_wc {
         let expected = word_table(&scratch.path().join("limit-wc"));
         let same = expected == word_table(&ember_out) && expected == word_table(&string_out);
@@ -113,6 +126,51 @@ fn main() {
         println!("ember output == limit output: {}", if same { "yes" } else { "NO (bug!)" });
         println!("throughput vs limit, 2 threads: {:.2}x", limit_kv.seconds / kv.seconds);
     }
+    let kv_cluster_out = scratch.path().join("ember-kv-cluster");
+    let (local, cluster, ratio) = paired_runs(
+        &format!("kv:2:-:{}", kv_out.display()),
+        &kv_out,
+        &format!("kv:cluster:-:{}", kv_cluster_out.display()),
+        &kv_cluster_out,
+    );
+    print_row("ember local[2] (paired run)", 2, &local, mpairs);
+    print_row("ember local-cluster[2,1]", 2, &cluster, mpairs);
+    println!(
+        "local-cluster[2,1] / local[2] throughput, median of {ROUNDS} alternating pairs: {ratio:.2}x (output equal: {})",
+        if sorted_lines(&kv_cluster_out) == sorted_lines(&kv_out) { "yes" } else { "NO (bug!)" }
+    );
+
+    println!("\nlocal-cluster[2,1] on loopback");
+    let exe = std::env::current_exe().expect("own path");
+    let output = Command::new(&exe).env(CHILD_ENV, "fetch:cluster:-:-").output().expect("child starts");
+    assert!(output.status.success(), "the fetch child failed: {}", String::from_utf8_lossy(&output.stderr));
+    print!(
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("PEAK_KIB="))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+}
+
+/// Runs `a` and `b` alternately (A B A B …, `ROUNDS` pairs, each in its own process): the
+/// median run of each and the median of the per-pair throughput ratios `b / a` (a slow spell
+/// of the machine hits both halves of a pair alike).
+fn paired_runs(a: &str, a_out: &Path, b: &str, b_out: &Path) -> (Run, Run, f64) {
+    let (mut runs_a, mut runs_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let ra = ember_runs_n(a, a_out, 1);
+        let rb = ember_runs_n(b, b_out, 1);
+        ratios.push(ra.seconds / rb.seconds);
+        runs_a.push(ra);
+        runs_b.push(rb);
+    }
+    let pick = |runs: Vec<Run>| Run {
+        seconds: median(runs.iter().map(|r| r.seconds).collect()),
+        peak_mib: runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max),
+    };
+    (pick(runs_a), pick(runs_b), median(ratios))
 }
 
 struct Run {
@@ -139,10 +197,15 @@ fn timed(command: &mut Command) -> f64 {
 
 /// Runs this binary as a child `ROUNDS` times with `spec`; median wall time, largest peak.
 fn ember_runs(spec: &str, out: &Path) -> Run {
+    ember_runs_n(spec, out, ROUNDS)
+}
+
+/// [`ember_runs`] with `rounds` runs.
+fn ember_runs_n(spec: &str, out: &Path, rounds: usize) -> Run {
     let exe = std::env::current_exe().expect("own path");
     let mut seconds = Vec::new();
     let mut peak_kib = 0u64;
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let _ = std::fs::remove_dir_all(out);
         let started = Instant::now();
         let output = Command::new(&exe).env(CHILD_ENV, spec).output().expect("child starts");
@@ -156,15 +219,27 @@ fn ember_runs(spec: &str, out: &Path) -> Run {
 }
 
 /// A measured run inside the child process: `wc:THREADS:VARIANT:OUT` (VARIANT `text` or
-/// `string`) or `kv:THREADS:-:OUT`. Run one by hand with
+/// `string`), `kv:THREADS:-:OUT` or `fetch:cluster:-:-`; THREADS `cluster` runs on
+/// `local-cluster[2,1]` (whose executors re-execute this binary with the same spec). Run one by hand with
 /// `EMBER_BENCH_CHILD=wc:2:text:/tmp/out target/release/deps/word_count-*`.
 fn child(spec: &str) {
     let mut parts = spec.splitn(4, ':');
     let (job, threads, variant, out) = (parts.next(), parts.next(), parts.next(), parts.next());
-    let threads: usize = threads.and_then(|t| t.parse().ok()).expect("thread count");
     let out = out.expect("output dir");
-    let ctx = Context::local(threads).expect("context");
+    let started = Instant::now();
+    let (ctx, threads) = match threads {
+        Some("cluster") => (Context::builder().master("local-cluster[2,1]").build().expect("a cluster context"), 2),
+        t => {
+            let threads: usize = t.and_then(|t| t.parse().ok()).expect("thread count");
+            (Context::local(threads).expect("context"), threads)
+        }
+    };
+    let startup = started.elapsed();
     let result = match (job, variant) {
+        (Some("fetch"), _) => {
+            fetch_report(&ctx, startup);
+            Ok(())
+        }
         (Some("wc"), Some("text")) => word_count(&ctx, threads, out),
         (Some("wc"), Some("string")) => word_count_strings(&ctx, threads, out),
         (Some("kv"), _) => {
@@ -179,7 +254,34 @@ fn child(spec: &str) {
         _ => panic!("unknown child spec {spec}"),
     };
     result.expect("benchmark job");
-    println!("PEAK_KIB={}", own_peak_kib());
+    if ctx.is_driver() {
+        println!("PEAK_KIB={}", own_peak_kib());
+    }
+}
+
+/// Executor start-up, and the reduce stage's throughput when half of every reducer's buckets
+/// come from the other executor over loopback: 4 M records of 100 bytes shuffled once, then
+/// read again by a job that runs only the reduce stage.
+fn fetch_report(ctx: &Context, startup: std::time::Duration) {
+    let records = 4_000_000u64;
+    let shuffled = ctx
+        .range(0, records as i64, 1, 8)
+        .map(|i| (i as u64 % 1024, vec![i as u8; 92]))
+        .partition_by(ember::partitioner::HashPartitioner::new(8));
+    shuffled.count().expect("the map stage and a first read");
+    let started = Instant::now();
+    let n = shuffled.count().expect("a second read, reduce stage only");
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(n, records);
+    if ctx.is_driver() {
+        let bytes = ctx.last_job().expect("metrics").shuffle_bytes_read() as f64;
+        println!("executor start-up (context build, 2 executors registered): {:.0} ms", startup.as_secs_f64() * 1e3);
+        println!(
+            "reduce stage over the shuffle: {:.1} MB read in {seconds:.3} s = {:.0} MB/s (half of it fetched from the other executor)",
+            bytes / 1e6,
+            bytes / 1e6 / seconds
+        );
+    }
 }
 
 /// The word count as a user writes it: lines and words as zero-copy `Text`.

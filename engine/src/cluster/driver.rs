@@ -520,7 +520,11 @@ impl Backend for ClusterBackend {
     }
 
     fn job_ended(&self, job: JobId, result: &Result<Vec<Bytes>, JobError>) {
-        let outcome = JobOutcome { job, result: result.as_ref().map(Clone::clone).map_err(|e| e.for_job(job)) };
+        let result = match result {
+            Ok(values) => Ok(values.clone()),
+            Err(error) => Err(error.for_job(job)),
+        };
+        let outcome = JobOutcome { job, result };
         // Kept for replacements, which replay `main` against every outcome so far.
         lock(&self.shared.outcomes).push(outcome.clone());
         for conn in lock(&self.shared.executors).values() {

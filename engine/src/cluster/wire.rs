@@ -164,6 +164,10 @@ pub type Peers = Vec<(ExecutorId, String)>;
 
 impl Clone for JobOutcome {
     fn clone(&self) -> Self {
-        JobOutcome { job: self.job, result: self.result.as_ref().map(Clone::clone).map_err(|e| e.for_job(self.job)) }
+        let result = match &self.result {
+            Ok(values) => Ok(values.clone()),
+            Err(error) => Err(error.for_job(self.job)),
+        };
+        JobOutcome { job: self.job, result }
     }
 }

@@ -30,12 +30,15 @@ pub enum Work {
     Result(Arc<ResultFn>),
 }
 
+/// A job's result function and the node it computes partitions of.
+type JobWork = (Arc<ResultFn>, Arc<dyn LineageNode>);
+
 /// The work of one process, by id. Shuffles are held weakly: dropping the last RDD over a
 /// shuffle frees it here too.
 #[derive(Default)]
 pub struct WorkRegistry {
     shuffles: Mutex<HashMap<ShuffleId, Weak<ShuffleDependency>>>,
-    results: Mutex<HashMap<JobId, (Arc<ResultFn>, Arc<dyn LineageNode>)>>,
+    results: Mutex<HashMap<JobId, JobWork>>,
     /// The driver's lineage of each work launched here (cluster executors), until checked.
     expected: Mutex<HashMap<WorkId, Vec<crate::cluster::signature::NodeSig>>>,
     /// Works whose lineage was checked and agreed.
