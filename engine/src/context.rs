@@ -324,6 +324,7 @@ impl EngineContext {
         func: Arc<ResultFn>,
         action: String,
         truncated: Vec<NodeId>,
+        held: bool,
     ) -> RunningJob {
         let mut seen = std::collections::HashSet::with_capacity(partitions.len());
         assert!(
@@ -338,8 +339,16 @@ impl EngineContext {
             action,
             group: self.job_group(),
             truncated,
+            held,
         };
         RunningJob::submit(&self.inner.inbox, submission, func, &self.inner.works)
+    }
+
+    /// Releases the outcome of job `job`, submitted with `held`, to the cluster's executors
+    /// (the driver's action has finished writing). Does nothing in local mode or on an
+    /// executor.
+    pub fn release_outcome(&self, job: crate::ids::JobId) {
+        let _ = self.inner.inbox.send(Inbox::Release(job));
     }
 
     /// Puts the jobs this thread submits from now on in job group `group` (`None`: in

@@ -518,3 +518,35 @@ fn a_busy_executor_heartbeats_and_a_frozen_one_is_lost_at_the_deadline() -> Test
     }
     Ok(())
 }
+
+#[test]
+fn checkpoints_and_spills_work_on_executors() -> TestResult {
+    // A small memory budget on every process: the aggregation spills on the executors.
+    let ctx = Context::builder()
+        .master("local-cluster[2,1]")
+        .executor_args(ember::testing::executor_args())
+        .memory_budget(1 << 20)
+        .build()?;
+    let dir = tempfile::tempdir()?;
+    let checkpoints = ctx.broadcast(dir.path().display().to_string())?;
+    ctx.set_checkpoint_dir(checkpoints.value().clone());
+    let n = 200_000u64;
+    let sums = ctx
+        .parallelize((0..n).collect::<Vec<_>>(), 4)
+        .map(|x| (x % 50_000, x))
+        .reduce_by_key_with_partitions(|a, b| a + b, 4);
+    sums.checkpoint()?;
+    let mut first = sums.collect()?;
+    first.sort_unstable();
+    let expected: Vec<(u64, u64)> =
+        (0..50_000u64).map(|k| (k, k + (k + 50_000) + (k + 100_000) + (k + 150_000))).collect();
+    assert_eq!(first, expected);
+    if ctx.is_driver() {
+        let spilled: u64 = ctx.job_history().iter().map(|j| j.spills()).sum();
+        assert!(spilled > 0, "the executors' aggregation spilled under 1 MiB");
+        assert!(sums.lineage().contains("[checkpointed]"), "{}", sums.lineage());
+    }
+    // Read back from the checkpoint files the executors wrote.
+    assert_eq!(sums.map(|(_, v)| v).sum()?, (0..n).sum::<u64>());
+    Ok(())
+}

@@ -186,6 +186,34 @@ pub(super) fn plan(
     }
 }
 
+/// Sends this executor's stdout and stderr to `<EMBER_LOG_DIR>/executor-<rank>-<host>.log`
+/// (default `<temp>/ember-logs/`), appending, so that under a launcher that gathers every
+/// rank's output (mpirun, srun) the program's own prints appear once: the driver's. Returns
+/// the file's path, which the driver's errors name.
+///
+/// # Errors
+/// An error of kind [`Config`](crate::ErrorKind::Config) naming `EMBER_LOG_DIR` when the file
+/// cannot be created.
+fn redirect_output(rank: u32) -> Result<String> {
+    let dir = std::env::var_os(ember_engine::cluster::spawn::LOG_DIR_ENV)
+        .map_or_else(|| std::env::temp_dir().join("ember-logs"), std::path::PathBuf::from);
+    let path = dir.join(format!("executor-{rank}-{}.log", ember_engine::cluster::host_name()));
+    let shown = path.display().to_string();
+    let fail = |e: std::io::Error| {
+        Error::config(
+            ember_engine::cluster::spawn::LOG_DIR_ENV,
+            dir.display().to_string(),
+            format!("cannot write {shown}: {e}"),
+        )
+    };
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(fail)?;
+    let io = |e: nix::Error| fail(std::io::Error::from(e));
+    nix::unistd::dup2_stdout(&file).map_err(io)?;
+    nix::unistd::dup2_stderr(&file).map_err(io)?;
+    Ok(shown)
+}
+
 fn secret_from_env() -> Result<Option<Secret>> {
     Secret::from_env().map_err(config_error)
 }
@@ -199,7 +227,12 @@ fn executor(rank: u32, driver: Option<String>, tls: Option<TlsFiles>, slots: usi
             "an executor needs the application's secret in EMBER_SECRET or EMBER_SECRET_FILE",
         )
     })?;
-    let setup = ExecutorSetup { driver, rank, secret, tls, slots, log_path: env("EMBER_EXECUTOR_LOG") };
+    let log_path = match env("EMBER_EXECUTOR_LOG") {
+        // Spawned by local-cluster, which redirected this process's output already.
+        Some(path) => Some(path),
+        None => Some(redirect_output(rank)?),
+    };
+    let setup = ExecutorSetup { driver, rank, secret, tls, slots, log_path };
     Ok(Plan { role: ClusterRole::Executor(setup), slots })
 }
 

@@ -108,16 +108,24 @@ impl Context {
         }
         let writes = action.writes || blocks.checkpoints().any_pending();
         let partitions = partitions.into_iter().map(PartitionId::new).collect();
-        let job = self.engine().submit(&lineage, partitions, result_fn, action.describe(), truncated);
+        let job = self.engine().submit(&lineage, partitions, result_fn, action.describe(), truncated, writes);
+        let job_id = job.id();
         // Weak: a handle must not keep its context alive (dropping the context fails the job).
         let ctx = self.downgrade();
         let run = move |raw: std::result::Result<Vec<Bytes>, ember_engine::JobError>| {
             let values = raw.map_err(Error::from).and_then(|values| values.iter().map(|v| decode::<R>(v)).collect());
             let ctx = ctx.upgrade();
-            if let (Ok(_), Some(ctx)) = (&values, &ctx) {
+            let succeeded = values.is_ok();
+            let result = finish(values);
+            if writes && let Some(ctx) = &ctx {
+                // Committed: the cluster's executors may now read what the action wrote. Before
+                // the checkpoints: an executor writes them in the same order, after this outcome,
+                // so the jobs that write them must come after it too.
+                ctx.engine().release_outcome(job_id);
+            }
+            if let (true, Some(ctx)) = (succeeded, &ctx) {
                 checkpoint::write_pending(ctx, &lineage);
             }
-            let result = finish(values);
             if ctx.is_some_and(|ctx| ctx.is_interrupted()) {
                 // Ctrl-C: the handler is cleaning up and exits with status 130 next.
                 crate::interrupt::wait_for_exit();

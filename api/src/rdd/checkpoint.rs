@@ -2,8 +2,9 @@
 //! next job over it succeeds, as object files under the checkpoint directory; from then on
 //! its partitions are read from there, and the planner and `lineage()` stop at it.
 //!
-//! The write happens on the thread that finishes that job (as Spark's `doCheckpoint` runs
-//! after the job, walking the job's own lineage), by a job of its own; a failed write is
+//! The write happens on the thread that finishes that job, after the action's own finishing
+//! step (a save's commit), as Spark's `doCheckpoint` runs after the job, walking the job's own
+//! lineage; by a job of its own; a failed write is
 //! logged and recorded, never turned into the action's error, and is tried again after the
 //! next job over the node.
 

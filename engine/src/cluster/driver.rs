@@ -74,6 +74,8 @@ struct Shared {
     epoch: AtomicU64,
     /// Every job's outcome in order, for replacements to replay `main` against.
     outcomes: Mutex<Vec<JobOutcome>>,
+    /// Outcomes of writing jobs whose driver-side action has not finished yet.
+    held: Mutex<HashMap<JobId, JobOutcome>>,
     scheduler: Sender<Inbox>,
     sink: ReportSink,
     tracker: Arc<MapOutputTracker>,
@@ -143,6 +145,15 @@ impl Shared {
                 conn.info.log_path.as_deref().unwrap_or("not redirected")
             );
             let _ = self.scheduler.send(Inbox::Event(SchedulerEvent::NoExecutors { reason }));
+        }
+    }
+
+    /// Sends `outcome` to every executor, and keeps it for replacements, which replay `main`
+    /// against every outcome so far.
+    fn publish(&self, outcome: JobOutcome) {
+        lock(&self.outcomes).push(outcome.clone());
+        for conn in lock(&self.executors).values() {
+            let _ = conn.outbound.send(Ok(DriverMsg::JobEnded(outcome.clone())));
         }
     }
 
@@ -366,6 +377,7 @@ impl ClusterBackend {
             next_id: AtomicU32::new(1),
             epoch: AtomicU64::new(0),
             outcomes: Mutex::default(),
+            held: Mutex::default(),
             scheduler,
             sink,
             tracker,
@@ -519,16 +531,22 @@ impl Backend for ClusterBackend {
         }
     }
 
-    fn job_ended(&self, job: JobId, result: &Result<Vec<Bytes>, JobError>) {
+    fn job_ended(&self, job: JobId, result: &Result<Vec<Bytes>, JobError>, held: bool) {
         let result = match result {
             Ok(values) => Ok(values.clone()),
             Err(error) => Err(error.for_job(job)),
         };
         let outcome = JobOutcome { job, result };
-        // Kept for replacements, which replay `main` against every outcome so far.
-        lock(&self.shared.outcomes).push(outcome.clone());
-        for conn in lock(&self.shared.executors).values() {
-            let _ = conn.outbound.send(Ok(DriverMsg::JobEnded(outcome.clone())));
+        if held {
+            lock(&self.shared.held).insert(job, outcome);
+        } else {
+            self.shared.publish(outcome);
+        }
+    }
+
+    fn release_outcome(&self, job: JobId) {
+        if let Some(outcome) = lock(&self.shared.held).remove(&job) {
+            self.shared.publish(outcome);
         }
     }
 }

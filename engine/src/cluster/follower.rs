@@ -66,7 +66,7 @@ fn follow(messages: &Receiver<Inbox>, works: &WorkRegistry) {
                 let _ = reply.send(());
             }
             // Cancelling is the driver's: an executor's handle cannot stop the driver's job.
-            Inbox::Event(_) => {}
+            Inbox::Event(_) | Inbox::Release(_) => {}
             Inbox::Shutdown => break,
         }
     }

@@ -57,7 +57,12 @@ pub trait Backend: Send + Sync {
     /// A job ended with `result` (its values or error), after its tasks stopped. The cluster
     /// backend sends it to every executor, whose own `main` waits on the action; local
     /// backends ignore it.
-    fn job_ended(&self, _job: crate::ids::JobId, _result: &Result<Vec<Bytes>, crate::error::JobError>) {}
+    /// `held`: the outcome waits for [`Backend::release_outcome`] (the driver's action still
+    /// writes).
+    fn job_ended(&self, _job: crate::ids::JobId, _result: &Result<Vec<Bytes>, crate::error::JobError>, _held: bool) {}
+
+    /// The driver's action that held job `job`'s outcome has finished: send it now.
+    fn release_outcome(&self, _job: crate::ids::JobId) {}
 }
 
 /// Where a backend sends each attempt's report. Called on the backend's threads.

@@ -150,7 +150,7 @@ impl DagScheduler {
     // ---- submission -------------------------------------------------------------------
 
     fn submit(&mut self, submission: JobSubmission) {
-        let JobSubmission { job, final_node, partitions, action, group, truncated } = submission;
+        let JobSubmission { job, final_node, partitions, action, group, truncated, held: _ } = submission;
         let truncated: HashSet<NodeId> = truncated.into_iter().collect();
         let graph = plan_job(&final_node, &|node| truncated.contains(&node));
         let mut ids: Vec<StageId> = Vec::with_capacity(graph.len());

@@ -1,7 +1,7 @@
 //! The scheduler's thread: the thin loop that feeds events to the [`DagScheduler`] and carries
 //! out its commands, and [`RunningJob`], the engine's handle on one submitted job.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context as TaskCx, Poll, Waker};
@@ -34,6 +34,8 @@ pub(crate) enum Inbox {
     Shutdown,
     /// On a cluster executor: the driver says how a job ended.
     JobEnded(crate::cluster::wire::JobOutcome),
+    /// On the driver: a held job's outcome may go to the executors now.
+    Release(JobId),
 }
 
 /// The parts of the context the loop carries commands out on.
@@ -62,7 +64,7 @@ pub(crate) fn spawn(parts: LoopParts, inbox: Receiver<Inbox>) -> std::io::Result
     std::thread::Builder::new().name("ember-scheduler".to_owned()).spawn(move || {
         ON_SCHEDULER.with(|f| f.set(true));
         crate::context::mark_engine_thread();
-        Loop { parts, waiters: HashMap::new(), idle: Vec::new() }.run(&inbox);
+        Loop { parts, waiters: HashMap::new(), idle: Vec::new(), held: HashSet::new() }.run(&inbox);
     })
 }
 
@@ -71,6 +73,8 @@ struct Loop {
     waiters: HashMap<JobId, Arc<JobState>>,
     /// Who waits for no job to be active.
     idle: Vec<Sender<()>>,
+    /// Active jobs whose outcome waits for the driver's release before going to executors.
+    held: HashSet<JobId>,
 }
 
 impl Loop {
@@ -83,6 +87,9 @@ impl Loop {
             match message {
                 Inbox::Event(event) => self.feed(event),
                 Inbox::Submit(submission, waiter) => {
+                    if submission.held {
+                        self.held.insert(submission.job);
+                    }
                     self.waiters.insert(submission.job, waiter);
                     self.feed(SchedulerEvent::Submit(submission));
                 }
@@ -95,6 +102,7 @@ impl Loop {
                     self.feed(SchedulerEvent::Stop);
                 }
                 Inbox::JobEnded(_) => {}
+                Inbox::Release(job) => self.parts.backend.release_outcome(job),
             }
             let idle = self.parts.dag.active_jobs().is_empty();
             if idle {
@@ -149,7 +157,7 @@ impl Loop {
             }
             Command::Finish { job, result, metrics, progress } => {
                 parts.works.forget_result(job);
-                parts.backend.job_ended(job, &result);
+                parts.backend.job_ended(job, &result, self.held.remove(&job));
                 parts.history.push(metrics.clone());
                 if let Some(waiter) = self.waiters.remove(&job) {
                     waiter.complete(result, metrics, progress);

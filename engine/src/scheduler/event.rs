@@ -26,6 +26,11 @@ pub struct JobSubmission {
     pub group: Option<String>,
     /// The nodes whose checkpoint is written: the plan stops there.
     pub truncated: Vec<crate::ids::NodeId>,
+    /// Whether the job's outcome reaches cluster executors only once the driver's caller
+    /// releases it ([`crate::EngineContext::release_outcome`]): for an action that writes
+    /// after its tasks (a save's commit, checkpoints), so that an executor's `main` reads
+    /// the output only once it is there.
+    pub held: bool,
 }
 
 /// Which jobs a cancellation reaches.

@@ -113,6 +113,7 @@ impl Harness {
             action: "collect at tests.rs:1".to_owned(),
             group: group.map(str::to_owned),
             truncated: Vec::new(),
+            held: false,
         };
         (job, self.handle(SchedulerEvent::Submit(submission)))
     }
