@@ -550,3 +550,79 @@ fn checkpoints_and_spills_work_on_executors() -> TestResult {
     assert_eq!(sums.map(|(_, v)| v).sum()?, (0..n).sum::<u64>());
     Ok(())
 }
+
+/// One process of [`a_restarted_rank_rejoins_an_ember_url_application`].
+#[test]
+#[ignore = "run by a_restarted_rank_rejoins_an_ember_url_application, with a rank in its environment"]
+fn a_process_of_a_restarted_application() -> TestResult {
+    let ctx = Context::from_env()?;
+    let first = task_pids(&ctx, 8)?;
+    if ctx.is_driver() {
+        println!("executor pids: {}", first.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
+    }
+    // Long enough for the launcher to kill a rank and start it again meanwhile.
+    let slow = ctx.parallelize((0..8u64).collect::<Vec<_>>(), 8).map(|x| {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        x
+    });
+    assert_eq!(slow.sum()?, 28);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let pids = task_pids(&ctx, 8)?;
+        let rejoined = ctx.broadcast(pids.iter().any(|p| !first.contains(p)))?;
+        if *rejoined.value() {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the restarted rank never took a task: {pids:?}");
+    }
+    if ctx.is_driver() {
+        println!("a restarted executor rejoined");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_restarted_rank_rejoins_an_ember_url_application() -> TestResult {
+    use std::io::BufRead;
+    let master = format!("ember://127.0.0.1:{}", free_port());
+    let start = |rank: usize| {
+        std::process::Command::new(std::env::current_exe()?)
+            .args([
+                "cluster::a_process_of_a_restarted_application",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("EMBER_MASTER", &master)
+            .env("EMBER_RANK", rank.to_string())
+            .env("EMBER_WORLD_SIZE", "3")
+            .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
+            .env("EMBER_SLOTS", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+    };
+    let mut driver = start(0)?;
+    let (one, two) = (start(1)?, start(2)?);
+    let mut lines = std::io::BufReader::new(driver.stdout.take().expect("piped")).lines();
+    for line in lines.by_ref() {
+        if line?.contains("executor pids: ") {
+            break;
+        }
+    }
+    // What a launcher that restarts failed ranks does (a Kubernetes Indexed Job, Slurm's
+    // --requeue): the rank dies, the same command starts again.
+    let mut one = one;
+    one.kill()?;
+    one.wait()?;
+    let again = start(1)?;
+    let rest: Vec<String> = lines.collect::<Result<_, _>>()?;
+    let status = driver.wait()?;
+    assert!(status.success() && rest.iter().any(|l| l.contains("a restarted executor rejoined")), "{status}: {rest:?}");
+    for (name, child) in [("rank 2", two), ("the restarted rank 1", again)] {
+        let (status, out) = finish(child, std::time::Duration::from_secs(20));
+        assert!(status.is_some(), "{name} outlived the driver: {out}");
+    }
+    Ok(())
+}

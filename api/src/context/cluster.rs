@@ -144,6 +144,7 @@ pub(super) fn plan(
                 spawn: Some(spawn),
                 expected_executors: *executors,
                 parallelism: executors * slots,
+                message_limit: ember_engine::cluster::CONTROL_MESSAGE_LIMIT,
             };
             Ok(Plan { role: ClusterRole::Driver(setup), slots: *slots })
         }
@@ -180,6 +181,7 @@ pub(super) fn plan(
                 spawn: None,
                 expected_executors: world_size.saturating_sub(1),
                 parallelism: world_size.saturating_sub(1).max(1) * slots,
+                message_limit: ember_engine::cluster::CONTROL_MESSAGE_LIMIT,
             };
             Ok(Plan { role: ClusterRole::Driver(setup), slots })
         }

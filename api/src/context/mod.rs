@@ -143,7 +143,7 @@ impl Context {
     /// ```
     /// use ember::prelude::*;
     /// let ctx = Context::local(1)?;
-    /// let n = ctx.parallelize(1..=3, 1).count()?;
+    /// let n = ctx.parallelize(vec![1, 2, 3], 1).count()?;
     /// if ctx.is_driver() {
     ///     println!("{n} elements");
     /// }

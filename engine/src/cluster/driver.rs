@@ -388,7 +388,7 @@ impl ClusterBackend {
             joined: (Mutex::new(0), std::sync::Condvar::new()),
         });
         let service = DriverServer::new(Service { shared: Arc::clone(&shared) })
-            .max_decoding_message_size(super::rpc::control_limit())
+            .max_decoding_message_size(setup.message_limit)
             .max_encoding_message_size(super::rpc::control_limit());
         let service = InterceptedService::new(service, CheckSecret::new(setup.secret.clone(), "driver"));
         let mut server = super::rpc::server(setup.liveness.heartbeat.max(Duration::from_millis(500)));

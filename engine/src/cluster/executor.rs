@@ -15,12 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 use super::auth::SendSecret;
 use super::fetch::{RemoteReads, shuffle_server};
+use super::rpc::DriverChannel;
 use super::rpc::driver::driver_client::DriverClient;
 use super::wire::{DriverMsg, ExecutorMsg, JobOutcome, Register};
 use super::{ExecutorSetup, Liveness};
@@ -93,7 +92,7 @@ pub(crate) fn join(setup: &ExecutorSetup, store: Arc<dyn ShuffleStore>) -> std::
             .max_decoding_message_size(super::rpc::control_limit())
             .max_encoding_message_size(super::rpc::control_limit())
     };
-    let mut driver: DriverClient<InterceptedService<Channel, SendSecret>> = connect();
+    let mut driver: DriverChannel = connect();
 
     // The shuffle service: on loopback when the driver is, else on every interface.
     let bind: SocketAddr =

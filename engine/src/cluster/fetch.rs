@@ -20,14 +20,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::CHUNK_BYTES;
 use super::auth::{CheckSecret, Secret, SendSecret};
-use super::rpc::driver::driver_client::DriverClient;
 use super::rpc::shuffle::shuffle_client::ShuffleClient;
 use super::rpc::shuffle::shuffle_server::{Shuffle, ShuffleServer};
+use super::rpc::{DriverChannel, ShuffleChannel};
 use super::tls::TlsFiles;
 use super::wire::{BlockChunk, FetchRequest, MapStatusesRequest};
 use crate::ids::{ExecutorId, PartitionId, ShuffleId};
@@ -154,20 +153,20 @@ struct Known {
 pub struct RemoteReads {
     me: OnceLock<ExecutorId>,
     local: Arc<dyn ShuffleStore>,
-    driver: DriverClient<InterceptedService<Channel, SendSecret>>,
+    driver: DriverChannel,
     secret: Secret,
     tls: Option<TlsFiles>,
     keepalive: Duration,
     runtime: tokio::runtime::Handle,
     known: Mutex<(u64, HashMap<ShuffleId, Arc<Known>>)>,
     peers: Mutex<HashMap<ExecutorId, String>>,
-    clients: Mutex<HashMap<String, ShuffleClient<InterceptedService<Channel, SendSecret>>>>,
+    clients: Mutex<HashMap<String, ShuffleChannel>>,
 }
 
 impl RemoteReads {
     pub(super) fn new(
         local: Arc<dyn ShuffleStore>,
-        driver: DriverClient<InterceptedService<Channel, SendSecret>>,
+        driver: DriverChannel,
         secret: Secret,
         tls: Option<TlsFiles>,
         keepalive: Duration,
@@ -245,7 +244,7 @@ impl RemoteReads {
             .map_err(|status| format!("fetching broadcast {} from the driver: {}", id.0, status.message()))
     }
 
-    fn client(&self, addr: &str) -> Result<ShuffleClient<InterceptedService<Channel, SendSecret>>, String> {
+    fn client(&self, addr: &str) -> Result<ShuffleChannel, String> {
         if let Some(client) = lock(&self.clients).get(addr) {
             return Ok(client.clone());
         }

@@ -79,6 +79,9 @@ pub struct DriverSetup {
     /// The application's default parallelism, the same on every process: E × C for
     /// `local-cluster`, (world size − 1) × slots for `ember://`.
     pub parallelism: usize,
+    /// The largest message the driver's service reads ([`CONTROL_MESSAGE_LIMIT`] unless a
+    /// test makes it small).
+    pub message_limit: usize,
 }
 
 /// How an executor process joins its application.

@@ -9,7 +9,10 @@
 
 use std::time::Duration;
 
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint, Server};
+
+use super::auth::SendSecret;
 
 use super::{CHUNK_MESSAGE_LIMIT, CONTROL_MESSAGE_LIMIT};
 
@@ -24,6 +27,12 @@ pub mod driver {
 pub mod shuffle {
     include!(concat!(env!("OUT_DIR"), "/ember.cluster.v1.Shuffle.rs"));
 }
+
+/// A client of the driver's service that sends the secret on every call.
+pub type DriverChannel = driver::driver_client::DriverClient<InterceptedService<Channel, SendSecret>>;
+
+/// A client of an executor's shuffle service that sends the secret on every call.
+pub type ShuffleChannel = shuffle::shuffle_client::ShuffleClient<InterceptedService<Channel, SendSecret>>;
 
 /// How long a connection attempt may take before it counts as failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::Code;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use super::auth::{Secret, SendSecret};
 use super::rpc::driver::driver_client::DriverClient;
 use super::rpc::shuffle::shuffle_client::ShuffleClient;
+use super::rpc::{DriverChannel, ShuffleChannel};
 use super::wire::{ExecutorMsg, FetchRequest, MapStatusesRequest, Register};
 use super::{ClusterBackend, DriverSetup, Liveness, TlsFiles};
 use crate::broadcast::BroadcastRegistry;
@@ -39,6 +39,7 @@ fn driver(
         spawn: None,
         expected_executors: 0,
         parallelism: 1,
+        message_limit: 1 << 20,
     };
     let backend = ClusterBackend::start(
         setup,
@@ -59,18 +60,11 @@ fn channel(rt: &tokio::runtime::Runtime, url: String, tls: Option<tonic::transpo
     endpoint.connect_lazy()
 }
 
-fn authed(
-    rt: &tokio::runtime::Runtime,
-    addr: SocketAddr,
-    secret: &Secret,
-) -> DriverClient<InterceptedService<Channel, SendSecret>> {
+fn authed(rt: &tokio::runtime::Runtime, addr: SocketAddr, secret: &Secret) -> DriverChannel {
     DriverClient::with_interceptor(channel(rt, format!("http://{addr}"), None), SendSecret::new(secret))
 }
 
-fn statuses(
-    rt: &tokio::runtime::Runtime,
-    client: &mut DriverClient<InterceptedService<Channel, SendSecret>>,
-) -> Result<(), tonic::Status> {
+fn statuses(rt: &tokio::runtime::Runtime, client: &mut DriverChannel) -> Result<(), tonic::Status> {
     rt.block_on(client.map_statuses(MapStatusesRequest { shuffle: ShuffleId(0) })).map(|_| ())
 }
 
@@ -117,6 +111,20 @@ fn the_driver_refuses_peers_without_the_secret_and_keeps_serving() {
     );
     assert!(rt.block_on(huge.map_statuses(MapStatusesRequest { shuffle: ShuffleId(0) })).is_err());
 
+    // A message over the driver's limit (1 MiB here): refused, the stream never registers.
+    let register = Register {
+        rank: 1,
+        pid: 1,
+        host: "h".repeat(2 << 20),
+        shuffle_addr: "127.0.0.1:1".to_owned(),
+        slots: 1,
+        build_id: super::build_id(),
+        log_path: None,
+    };
+    let mut big = authed(&rt, addr, &secret).max_encoding_message_size(8 << 20);
+    let refused = rt.block_on(big.control(tokio_stream::iter(vec![ExecutorMsg::Register(register)]))).unwrap_err();
+    assert!(matches!(refused.code(), Code::OutOfRange | Code::ResourceExhausted | Code::Internal), "{refused}");
+
     statuses(&rt, &mut good).expect("still serving after all of that");
 }
 
@@ -156,7 +164,7 @@ fn an_executors_shuffle_service_refuses_strangers_and_oversized_requests() {
     let addr = listener.local_addr().expect("an address");
     let router = super::rpc::server(Duration::from_secs(1)).add_service(super::fetch::shuffle_server(store, &secret));
     rt.spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
-    let fetch = |client: &mut ShuffleClient<InterceptedService<Channel, SendSecret>>, maps: Vec<PartitionId>| {
+    let fetch = |client: &mut ShuffleChannel, maps: Vec<PartitionId>| {
         rt.block_on(async {
             let mut stream =
                 client.fetch(FetchRequest { shuffle: ShuffleId(1), reduce: PartitionId(0), maps }).await?.into_inner();
@@ -221,6 +229,7 @@ fn no_secret_travels_off_loopback_in_clear() {
         spawn: None,
         expected_executors: 0,
         parallelism: 1,
+        message_limit: 1 << 20,
     };
     let refused = ClusterBackend::start(
         setup,
