@@ -626,3 +626,63 @@ fn a_restarted_rank_rejoins_an_ember_url_application() -> TestResult {
     }
     Ok(())
 }
+
+/// The driver of [`losing_every_executor_fails_the_job_instead_of_hanging`]: one executor.
+#[test]
+#[ignore = "run by losing_every_executor_fails_the_job_instead_of_hanging, with a rank in its environment"]
+fn a_process_of_an_application_that_loses_its_executor() -> TestResult {
+    let ctx = Context::from_env()?;
+    let pids = task_pids(&ctx, 2)?;
+    if ctx.is_driver() {
+        println!("executor pids: {}", pids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
+    }
+    let slow = ctx.parallelize((0..4u64).collect::<Vec<_>>(), 4).map(|x| {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+        x
+    });
+    let err = slow.sum().expect_err("no executor is left to run it").to_string();
+    assert!(err.contains("every executor of the application is gone"), "{err}");
+    println!("the job failed: {err}");
+    Ok(())
+}
+
+#[test]
+fn losing_every_executor_fails_the_job_instead_of_hanging() -> TestResult {
+    use std::io::BufRead;
+    let master = format!("ember://127.0.0.1:{}", free_port());
+    let start = |rank: usize| {
+        std::process::Command::new(std::env::current_exe()?)
+            .args([
+                "cluster::a_process_of_an_application_that_loses_its_executor",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("EMBER_MASTER", &master)
+            .env("EMBER_RANK", rank.to_string())
+            .env("EMBER_WORLD_SIZE", "2")
+            .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
+            .env("EMBER_SLOTS", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+    };
+    let mut driver = start(0)?;
+    let mut executor = start(1)?;
+    let mut lines = std::io::BufReader::new(driver.stdout.take().expect("piped")).lines();
+    for line in lines.by_ref() {
+        if line?.contains("executor pids: ") {
+            break;
+        }
+    }
+    // The only executor dies while the driver's job waits for it.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    executor.kill()?;
+    executor.wait()?;
+    let rest: Vec<String> = lines.collect::<Result<_, _>>()?;
+    let (status, _) = finish(driver, std::time::Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("the job failed: job ") && l.contains("pid")), "{rest:?}");
+    Ok(())
+}

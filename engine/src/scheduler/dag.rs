@@ -61,6 +61,8 @@ pub struct DagScheduler {
     /// Which executor holds each cached partition, as the attempts that stored them said.
     /// A block evicted or unpersisted since only costs its task a recomputation there.
     cached_at: HashMap<BlockId, ExecutorId>,
+    /// Why every executor is gone and none is coming (the backend said so), until one joins.
+    gone: Option<String>,
     out: Vec<Command>,
     now: Micros,
 }
@@ -83,6 +85,7 @@ impl DagScheduler {
             draining: HashMap::new(),
             map_touched: HashMap::new(),
             cached_at: HashMap::new(),
+            gone: None,
             out: Vec::new(),
             now: 0,
         }
@@ -98,22 +101,25 @@ impl DagScheduler {
             SchedulerEvent::AccumulatorsApplied { job, error } => self.accumulators_applied(job, error),
             SchedulerEvent::ExecutorAdded { executor, slots } => {
                 self.executors.insert(executor, Slots { free: slots });
+                self.gone = None;
             }
             SchedulerEvent::ExecutorLost { executor } => self.executor_lost(executor),
             SchedulerEvent::ShuffleDropped(shuffle) => self.shuffle_dropped(shuffle),
-            SchedulerEvent::NoExecutors { reason } => {
-                if self.executors.is_empty() {
-                    let jobs: Vec<JobId> = self.jobs.keys().copied().collect();
-                    for job in jobs {
-                        self.end_job(job, Err(JobError::no_executors(job, &reason)));
-                    }
-                }
-            }
+            SchedulerEvent::NoExecutors { reason } => self.gone = Some(reason),
             SchedulerEvent::Stop => {
                 let jobs: Vec<JobId> = self.jobs.keys().copied().collect();
                 for job in jobs {
                     self.end_job(job, Err(JobError::stopped(job)));
                 }
+            }
+        }
+        // With every executor gone for good, a job (running or submitted since) fails.
+        if self.executors.is_empty()
+            && let Some(reason) = self.gone.clone()
+        {
+            let jobs: Vec<JobId> = self.jobs.values().filter(|j| !j.is_ending()).map(|j| j.id).collect();
+            for job in jobs {
+                self.end_job(job, Err(JobError::no_executors(job, &reason)));
             }
         }
         self.offer();
