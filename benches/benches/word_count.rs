@@ -6,9 +6,13 @@
 //! ```
 //!
 //! Every measurement runs in a child process (this same binary, re-executed), so each has its
-//! own wall time and peak resident memory. The limit is built into `target/limit/`. Without
-//! `../shared/bench/limit`, Ember's figures are printed alone with a note. Shared machines
-//! drift, so the ratios are the result, not the absolute times.
+//! own wall time, user CPU time and peak resident memory. The limit is built into
+//! `target/limit/`. Shared machines drift by a third within an hour, so every row runs Ember
+//! and the limit alternately (A B A B ..., five pairs after a warm-up pair) and reports the
+//! median and the range of the per-pair ratios: a slow spell hits both halves of a pair. Each
+//! word-count row runs on two corpora: the project's generator and
+//! `../shared/bench/gen_corpus.py`'s Zipf corpus (skipped, with a message, without
+//! `../shared` or numpy). Without `../shared/bench/limit`, Ember's figures are printed alone.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +25,6 @@ use ember::prelude::*;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CORPUS_BYTES: u64 = 256 << 20;
-const ROUNDS: usize = 3;
 const PAIRS: u64 = 20_000_000;
 const KEYS: u64 = 1_000_000;
 const CHILD_ENV: &str = "EMBER_BENCH_CHILD";
@@ -33,110 +36,105 @@ fn main() {
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("benches/ sits in the workspace").to_owned();
     let target = workspace.join("target");
-    let corpus = target.join("ember-data/corpus-256m.txt");
-    eprintln!("preparing the 256 MiB corpus at {} ...", corpus.display());
-    ember_examples::corpus::ensure(&corpus, CORPUS_BYTES).expect("corpus generation");
-    let corpus_bytes = std::fs::metadata(&corpus).expect("corpus exists").len();
-    // Warm the page cache so the first measured run is not the only one reading from disk.
-    std::fs::read(&corpus).expect("corpus readable");
     let scratch = tempfile::tempdir_in(&target).expect("scratch dir under target/");
     let limit = build_limit(&workspace, &target);
-
-    println!(
-        "\nword count: {:.1} MB corpus, median of {ROUNDS} runs, wall time of the whole process",
-        corpus_bytes as f64 / 1e6
-    );
-    println!("{:<34} {:>7} {:>9} {:>9} {:>10}", "program", "threads", "seconds", "MB/s", "peak MiB");
-    let mb = corpus_bytes as f64 / 1e6;
-    let mut limit_wc: Option<Run> = None;
-    if let Some(limit) = &limit {
-        // Run first: RUSAGE_CHILDREN's peak is then exactly the limit's.
-        let out = scratch.path().join("limit-wc");
-        let runs: Vec<f64> = (0..ROUNDS)
-            .map(|_| {
-                let _ = std::fs::remove_dir_all(&out);
-                timed(Command::new(limit).arg("wc").arg(&corpus).arg(&out).args(["--threads", "2"]))
-            })
-            .collect();
-        let run = Run { seconds: median(runs), peak_mib: children_peak_mib() };
-        print_row("limit (hand-written, zero-copy)", 2, &run, mb);
-        limit_wc = Some(run);
+    let mut corpora = vec![("the project's generator", project_corpus(&target))];
+    match zipf_corpus(&workspace, &target) {
+        Ok(path) => corpora.push(("../shared/bench/gen_corpus.py (Zipf)", path)),
+        Err(why) => println!("(skipped the second corpus: {why})"),
     }
-    let ember_out = scratch.path().join("ember-wc");
-    let one = ember_runs(&format!("wc:1:text:{}", ember_out.display()), &ember_out);
-    print_row("ember, Text words (text_lines)", 1, &one, mb);
-    let string_out = scratch.path().join("ember-wc-string");
-    let string = ember_runs(&format!("wc:2:string:{}", string_out.display()), &string_out);
-    print_row("ember, String words (text_file)", 2, &string, mb);
-    // Last, so `ember_out` holds the headline run's output for the comparison below.
-    let two = ember_runs(&format!("wc:2:text:{}", ember_out.display()), &ember_out);
-    print_row("ember, Text words (text_lines)", 2, &two, mb);
-    println!("\nember 2 threads / 1 thread (Text): {:.2}x", one.seconds / two.seconds);
-    let cluster_out = scratch.path().join("ember-wc-cluster");
-    let (local, cluster, ratio) = paired_runs(
-        &format!("wc:2:text:{}", ember_out.display()),
-        &ember_out,
-        &format!("wc:cluster:text:{}", cluster_out.display()),
-        &cluster_out,
-    );
-    print_row("ember local[2] (paired run)", 2, &local, mb);
-    print_row("ember local-cluster[2,1]", 2, &cluster, mb);
     println!(
-        "local-cluster[2,1] / local[2] throughput, median of {ROUNDS} alternating pairs: {ratio:.2}x (output equal: {})",
-        if word_table(&cluster_out) == word_table(&ember_out) { "yes" } else { "NO (bug!)" }
+        "\nEvery row: Ember and the limit run alternately (A B A B ..., {PAIRS_MEASURED} pairs after {WARMUP} warm-up pair), each in its own process;"
     );
-    if let Some(limit_run) = &limit_wc {
-        let expected = word_table(&scratch.path().join("limit-wc"));
-        let same = expected == word_table(&ember_out) && expected == word_table(&string_out);
-        println!("ember output == limit output: {}", if same { "yes" } else { "NO (bug!)" });
-        println!(
-            "throughput vs limit, 2 threads: Text {:.2}x, String {:.2}x",
-            limit_run.seconds / two.seconds,
-            limit_run.seconds / string.seconds
+    println!(
+        "ratio = limit seconds / Ember seconds per pair (throughput ratio): median [min - max]; user CPU seconds: median."
+    );
+    for (name, corpus) in &corpora {
+        let bytes = std::fs::metadata(corpus).expect("corpus exists").len();
+        // Warm the page cache so the first measured run is not the only one reading from disk.
+        std::fs::read(corpus).expect("corpus readable");
+        let mb = bytes as f64 / 1e6;
+        println!("\nword count on {name}: {} ({mb:.1} MB), 2 threads", corpus.display());
+        print_header("MB/s");
+        let limit_out = scratch.path().join("limit-wc");
+        let limit_wc = limit.as_ref().map(|l| Program::limit(l, &["wc"], corpus, &limit_out, &["--threads", "2"]));
+        for (label, spec) in [
+            ("Text words (text_lines), one job", "wc:2:text"),
+            ("the README's main command", "main:2:text"),
+            ("String words (text_file)", "wc:2:string"),
+        ] {
+            let out = scratch.path().join(spec.replace(':', "-"));
+            let ember = Program::ember(&format!("{spec}:{}", out.display()), corpus, &out);
+            let row = compare(&ember, limit_wc.as_ref());
+            print_compared(label, &row, mb);
+            if let Some(reference) = &limit_wc
+                && !spec.starts_with("main")
+            {
+                let same = word_table(&reference.out) == word_table(&out);
+                println!("{:<40} output == limit output: {}", "", if same { "yes" } else { "NO (bug!)" });
+            }
+        }
+        let one = Program::ember(
+            &format!("wc:1:text:{}", scratch.path().join("wc1").display()),
+            corpus,
+            &scratch.path().join("wc1"),
         );
-        println!(
-            "peak memory vs limit, 2 threads: Text {:.2}x, String {:.2}x",
-            two.peak_mib / limit_run.peak_mib,
-            string.peak_mib / limit_run.peak_mib
+        let two = Program::ember(
+            &format!("wc:2:text:{}", scratch.path().join("wc2").display()),
+            corpus,
+            &scratch.path().join("wc2"),
         );
-    } else {
-        println!("(no reference: ../shared/bench/limit is absent, so no ratio)");
+        let scaling = compare(&two, Some(&one));
+        println!(
+            "scaling, Text word count, 2 threads over 1: {:.2}x [{:.2} - {:.2}] (1 thread {:.3} s, 2 threads {:.3} s)",
+            scaling.ratio.median,
+            scaling.ratio.min,
+            scaling.ratio.max,
+            scaling.reference.as_ref().map_or(f64::NAN, |r| r.seconds),
+            scaling.ember.seconds
+        );
     }
 
-    println!("\nreduce_by_key: {PAIRS} (u64, u64) pairs on {KEYS} keys, sum per key, sorted by key, written out");
-    println!("{:<34} {:>7} {:>9} {:>9} {:>10}", "program", "threads", "seconds", "Mpairs/s", "peak MiB");
     let mpairs = PAIRS as f64 / 1e6;
-    let limit_kv = limit.as_ref().map(|limit| {
-        let out = scratch.path().join("limit-kv");
-        let runs: Vec<f64> = (0..ROUNDS)
-            .map(|_| {
-                let _ = std::fs::remove_dir_all(&out);
-                timed(Command::new(limit).arg("shuffle").arg(&out).args(["--threads", "2"]))
-            })
-            .collect();
-        let run = Run { seconds: median(runs), peak_mib: f64::NAN };
-        print_row("limit shuffle (hand-written)", 2, &run, mpairs);
-        run
-    });
+    println!("\nreduce_by_key + sort_by_key: {PAIRS} (u64, u64) pairs on {KEYS} keys, written out; 2 threads");
+    print_header("Mpairs/s");
     let kv_out = scratch.path().join("ember-kv");
-    let kv = ember_runs(&format!("kv:2:-:{}", kv_out.display()), &kv_out);
-    print_row("ember reduce_by_key + sort_by_key", 2, &kv, mpairs);
-    if let Some(limit_kv) = limit_kv {
-        let same = sorted_lines(&scratch.path().join("limit-kv")) == sorted_lines(&kv_out);
-        println!("ember output == limit output: {}", if same { "yes" } else { "NO (bug!)" });
-        println!("throughput vs limit, 2 threads: {:.2}x", limit_kv.seconds / kv.seconds);
+    let limit_kv_out = scratch.path().join("limit-kv");
+    let limit_kv =
+        limit.as_ref().map(|l| Program::limit(l, &["shuffle"], Path::new(""), &limit_kv_out, &["--threads", "2"]));
+    let kv = Program::ember(&format!("kv:2:-:{}", kv_out.display()), &corpora[0].1, &kv_out);
+    let row = compare(&kv, limit_kv.as_ref());
+    print_compared("reduce_by_key + sort_by_key", &row, mpairs);
+    if limit_kv.is_some() {
+        let same = sorted_lines(&limit_kv_out) == sorted_lines(&kv_out);
+        println!("{:<40} output == limit output: {}", "", if same { "yes" } else { "NO (bug!)" });
     }
-    let kv_cluster_out = scratch.path().join("ember-kv-cluster");
-    let (local, cluster, ratio) = paired_runs(
-        &format!("kv:2:-:{}", kv_out.display()),
-        &kv_out,
-        &format!("kv:cluster:-:{}", kv_cluster_out.display()),
-        &kv_cluster_out,
+
+    let (corpus, mb) = (&corpora[0].1, std::fs::metadata(&corpora[0].1).map_or(0.0, |m| m.len() as f64 / 1e6));
+    println!("\nthe cluster mode against local[2], alternating the same way");
+    print_header("MB/s");
+    let local = Program::ember(
+        &format!("wc:2:text:{}", scratch.path().join("wc-local").display()),
+        corpus,
+        &scratch.path().join("wc-local"),
     );
-    print_row("ember local[2] (paired run)", 2, &local, mpairs);
-    print_row("ember local-cluster[2,1]", 2, &cluster, mpairs);
+    let cluster_out = scratch.path().join("wc-cluster");
+    let cluster = Program::ember(&format!("wc:cluster:text:{}", cluster_out.display()), corpus, &cluster_out);
+    let row = compare(&cluster, Some(&local));
+    print_compared("word count, local-cluster[2,1] (vs local[2])", &row, mb);
     println!(
-        "local-cluster[2,1] / local[2] throughput, median of {ROUNDS} alternating pairs: {ratio:.2}x (output equal: {})",
+        "{:<40} output == local[2] output: {}",
+        "",
+        if word_table(&cluster_out) == word_table(&local.out) { "yes" } else { "NO (bug!)" }
+    );
+    let kv_local = Program::ember(&format!("kv:2:-:{}", kv_out.display()), corpus, &kv_out);
+    let kv_cluster_out = scratch.path().join("kv-cluster");
+    let kv_cluster = Program::ember(&format!("kv:cluster:-:{}", kv_cluster_out.display()), corpus, &kv_cluster_out);
+    let row = compare(&kv_cluster, Some(&kv_local));
+    print_compared("shuffle, local-cluster[2,1] (vs local[2])", &row, mpairs);
+    println!(
+        "{:<40} output == local[2] output: {}",
+        "",
         if sorted_lines(&kv_cluster_out) == sorted_lines(&kv_out) { "yes" } else { "NO (bug!)" }
     );
 
@@ -154,68 +152,192 @@ fn main() {
     );
 }
 
-/// Runs `a` and `b` alternately (A B A B …, `ROUNDS` pairs, each in its own process): the
-/// median run of each and the median of the per-pair throughput ratios `b / a` (a slow spell
-/// of the machine hits both halves of a pair alike).
-fn paired_runs(a: &str, a_out: &Path, b: &str, b_out: &Path) -> (Run, Run, f64) {
-    let (mut runs_a, mut runs_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let ra = ember_runs_n(a, a_out, 1);
-        let rb = ember_runs_n(b, b_out, 1);
-        ratios.push(ra.seconds / rb.seconds);
-        runs_a.push(ra);
-        runs_b.push(rb);
+/// Measured pairs per row, after the warm-up pairs.
+const PAIRS_MEASURED: usize = 5;
+/// Pairs run first and thrown away (page cache, CPU frequency, the allocator's first pages).
+const WARMUP: usize = 1;
+/// The environment variable that tells a child which corpus to read.
+const CORPUS_ENV: &str = "EMBER_BENCH_CORPUS";
+
+/// One program a row runs: a child of this binary (an Ember job) or the limit.
+struct Program {
+    command: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
+    out: PathBuf,
+}
+
+impl Program {
+    fn ember(spec: &str, corpus: &Path, out: &Path) -> Self {
+        Program {
+            command: vec![std::env::current_exe().expect("own path").into()],
+            env: vec![(CHILD_ENV.to_owned(), spec.to_owned()), (CORPUS_ENV.to_owned(), corpus.display().to_string())],
+            out: out.to_owned(),
+        }
     }
-    let pick = |runs: Vec<Run>| Run {
-        seconds: median(runs.iter().map(|r| r.seconds).collect()),
-        peak_mib: runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max),
+
+    fn limit(limit: &Path, verb: &[&str], corpus: &Path, out: &Path, flags: &[&str]) -> Self {
+        let mut command: Vec<std::ffi::OsString> = vec![limit.into()];
+        command.extend(verb.iter().map(Into::into));
+        if !corpus.as_os_str().is_empty() {
+            command.push(corpus.into());
+        }
+        command.push(out.into());
+        command.extend(flags.iter().map(Into::into));
+        Program { command, env: Vec::new(), out: out.to_owned() }
+    }
+
+    /// Runs it once: wall seconds, user CPU seconds (its own and its children's), peak MiB.
+    fn run(&self) -> Measured {
+        let _ = std::fs::remove_dir_all(&self.out);
+        let before = children_user_seconds();
+        let started = Instant::now();
+        let output = Command::new(&self.command[0])
+            .args(&self.command[1..])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("a benchmark process starts");
+        let seconds = started.elapsed().as_secs_f64();
+        assert!(output.status.success(), "{:?} failed: {}", self.command, String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let peak = stdout.lines().find_map(|l| l.strip_prefix("PEAK_KIB=")).and_then(|v| v.trim().parse::<f64>().ok());
+        Measured {
+            seconds,
+            user: children_user_seconds() - before,
+            peak_mib: peak.map_or(f64::NAN, |kib| kib / 1024.0),
+        }
+    }
+}
+
+struct Measured {
+    seconds: f64,
+    user: f64,
+    peak_mib: f64,
+}
+
+/// Median and range of a sample.
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+fn spread(xs: &[f64]) -> Spread {
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Spread { median: sorted[sorted.len() / 2], min: sorted[0], max: sorted[sorted.len() - 1] }
+}
+
+/// A row: Ember's runs and, when there is a reference, its runs and the per-pair ratios.
+struct Compared {
+    ember: Run,
+    ember_user: f64,
+    reference: Option<Run>,
+    reference_user: f64,
+    ratio: Spread,
+}
+
+/// Runs `ember` and `reference` alternately (reference first in each pair): `WARMUP` pairs
+/// thrown away, then `PAIRS_MEASURED`; Ember alone the same number of times without one.
+fn compare(ember: &Program, reference: Option<&Program>) -> Compared {
+    let (mut mine, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..WARMUP + PAIRS_MEASURED {
+        let r = reference.map(Program::run);
+        let e = ember.run();
+        if round < WARMUP {
+            continue;
+        }
+        if let Some(r) = r {
+            ratios.push(r.seconds / e.seconds);
+            theirs.push(r);
+        }
+        mine.push(e);
+    }
+    let run = |ms: &[Measured]| Run {
+        seconds: spread(&ms.iter().map(|m| m.seconds).collect::<Vec<_>>()).median,
+        peak_mib: ms.iter().map(|m| m.peak_mib).fold(f64::NAN, f64::max),
     };
-    (pick(runs_a), pick(runs_b), median(ratios))
+    let user = |ms: &[Measured]| {
+        if ms.is_empty() { f64::NAN } else { spread(&ms.iter().map(|m| m.user).collect::<Vec<_>>()).median }
+    };
+    Compared {
+        ember: run(&mine),
+        ember_user: user(&mine),
+        reference: (!theirs.is_empty()).then(|| run(&theirs)),
+        reference_user: user(&theirs),
+        ratio: if ratios.is_empty() {
+            Spread { median: f64::NAN, min: f64::NAN, max: f64::NAN }
+        } else {
+            spread(&ratios)
+        },
+    }
+}
+
+fn print_header(unit: &str) {
+    println!(
+        "{:<40} {:>8} {:>9} {:>8} {:>9} {:>9} {:>19}",
+        "row", "seconds", unit, "user s", "peak MiB", "ref user", "ratio [range]"
+    );
+}
+
+fn print_compared(label: &str, row: &Compared, units: f64) {
+    let peak = if row.ember.peak_mib.is_nan() { "-".to_owned() } else { format!("{:.0}", row.ember.peak_mib) };
+    let ratio = if row.ratio.median.is_nan() {
+        "(no reference)".to_owned()
+    } else {
+        format!("{:.2}x [{:.2}-{:.2}]", row.ratio.median, row.ratio.min, row.ratio.max)
+    };
+    println!(
+        "{label:<40} {:>8.3} {:>9.1} {:>8.2} {peak:>9} {:>9.2} {ratio:>19}",
+        row.ember.seconds,
+        units / row.ember.seconds,
+        row.ember_user,
+        row.reference_user
+    );
+}
+
+/// The project's own 256 MiB corpus (generated once).
+fn project_corpus(target: &Path) -> PathBuf {
+    let corpus = target.join("ember-data/corpus-256m.txt");
+    eprintln!("preparing the 256 MiB corpus at {} ...", corpus.display());
+    ember_examples::corpus::ensure(&corpus, CORPUS_BYTES).expect("corpus generation");
+    corpus
+}
+
+/// The shared generator's 256 MiB Zipf corpus (generated once), or why there is none.
+fn zipf_corpus(workspace: &Path, target: &Path) -> Result<PathBuf, String> {
+    let script = workspace.join("../shared/bench/gen_corpus.py");
+    if !script.exists() {
+        return Err(format!("{} is absent", script.display()));
+    }
+    let corpus = target.join("ember-data/zipf-256m.txt");
+    if corpus.exists() {
+        return Ok(corpus);
+    }
+    let numpy =
+        Command::new("python3").args(["-c", "import numpy"]).output().map_err(|e| format!("no python3: {e}"))?;
+    if !numpy.status.success() {
+        return Err("python3 has no numpy (pip install numpy)".to_owned());
+    }
+    eprintln!("generating the Zipf corpus at {} with {} (once) ...", corpus.display(), script.display());
+    let status = Command::new("python3").arg(&script).arg("256").arg(&corpus).status().map_err(|e| e.to_string())?;
+    if status.success() { Ok(corpus) } else { Err(format!("{} failed: {status}", script.display())) }
+}
+
+/// User CPU seconds of every child this process has waited for so far.
+fn children_user_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole rusage into the pointer it is given.
+    #[allow(unsafe_code)]
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    usage.ru_utime.tv_sec as f64 + usage.ru_utime.tv_usec as f64 / 1e6
 }
 
 struct Run {
     seconds: f64,
     peak_mib: f64,
-}
-
-fn print_row(name: &str, threads: usize, run: &Run, units: f64) {
-    let peak = if run.peak_mib.is_nan() { "-".to_owned() } else { format!("{:.0}", run.peak_mib) };
-    println!("{name:<34} {threads:>7} {:>9.3} {:>9.1} {peak:>10}", run.seconds, units / run.seconds);
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn timed(command: &mut Command) -> f64 {
-    let started = Instant::now();
-    let status = command.stdout(std::process::Stdio::null()).status().expect("benchmark process starts");
-    assert!(status.success(), "{command:?} failed: {status}");
-    started.elapsed().as_secs_f64()
-}
-
-/// Runs this binary as a child `ROUNDS` times with `spec`; median wall time, largest peak.
-fn ember_runs(spec: &str, out: &Path) -> Run {
-    ember_runs_n(spec, out, ROUNDS)
-}
-
-/// [`ember_runs`] with `rounds` runs.
-fn ember_runs_n(spec: &str, out: &Path, rounds: usize) -> Run {
-    let exe = std::env::current_exe().expect("own path");
-    let mut seconds = Vec::new();
-    let mut peak_kib = 0u64;
-    for _ in 0..rounds {
-        let _ = std::fs::remove_dir_all(out);
-        let started = Instant::now();
-        let output = Command::new(&exe).env(CHILD_ENV, spec).output().expect("child starts");
-        seconds.push(started.elapsed().as_secs_f64());
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "child {spec} failed: {}", String::from_utf8_lossy(&output.stderr));
-        let peak = stdout.lines().find_map(|l| l.strip_prefix("PEAK_KIB=")).and_then(|v| v.trim().parse().ok());
-        peak_kib = peak_kib.max(peak.unwrap_or(0));
-    }
-    Run { seconds: median(seconds), peak_mib: peak_kib as f64 / 1024.0 }
 }
 
 /// A measured run inside the child process: `wc:THREADS:VARIANT:OUT` (VARIANT `text` or
@@ -242,6 +364,7 @@ fn child(spec: &str) {
         }
         (Some("wc"), Some("text")) => word_count(&ctx, threads, out),
         (Some("wc"), Some("string")) => word_count_strings(&ctx, threads, out),
+        (Some("main"), _) => readme_main(&ctx, threads),
         (Some("kv"), _) => {
             let partitions = 4 * threads;
             ctx.range(0, PAIRS as i64, 1, partitions)
@@ -294,6 +417,21 @@ fn word_count(ctx: &Context, threads: usize, out: &str) -> ember::Result<()> {
         .save_as_text_file(out)
 }
 
+/// The README's main command (`examples/word_count.rs`): one reduced RDD and three actions
+/// on it, `count`, `fold` over the values and `top`; the later actions reuse the shuffle.
+fn readme_main(ctx: &Context, threads: usize) -> ember::Result<()> {
+    let counts = ctx
+        .text_lines(&corpus_path(), threads)?
+        .flat_map(Text::into_words)
+        .map(|word| (word, 1u64))
+        .reduce_by_key(|a, b| a + b);
+    let distinct = counts.count()?;
+    let total = counts.values().fold(0, |a, b| a + b)?;
+    let top = counts.top_by(10, |(_, n)| *n)?;
+    assert!(distinct > 0 && total > 0 && !top.is_empty());
+    Ok(())
+}
+
 /// The same job over `String` lines and one `String` per word, for comparison.
 fn word_count_strings(ctx: &Context, threads: usize, out: &str) -> ember::Result<()> {
     ctx.text_file(&corpus_path(), threads)?
@@ -311,8 +449,14 @@ fn pair(i: u64) -> (u64, u64) {
     (xxhash_rust::xxh64::xxh64(&key_id.to_le_bytes(), 42) >> 1, (u >> 40) % 1000)
 }
 
+/// The corpus the parent named (`EMBER_BENCH_CORPUS`), else the project's.
 fn corpus_path() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ember-data/corpus-256m.txt").to_string_lossy().into_owned()
+    std::env::var(CORPUS_ENV).unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/ember-data/corpus-256m.txt")
+            .to_string_lossy()
+            .into_owned()
+    })
 }
 
 /// Builds `../shared/bench/limit` into `target/limit`, or says why it cannot.
@@ -335,18 +479,6 @@ fn build_limit(workspace: &Path, target: &Path) -> Option<PathBuf> {
             None
         }
     }
-}
-
-/// Peak resident memory of the waited-for children so far, in MiB.
-fn children_peak_mib() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a whole rusage into the pointer it is given.
-    #[allow(unsafe_code)]
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    usage.ru_maxrss as f64 / 1024.0
 }
 
 /// This process's peak resident memory (VmHWM), in KiB.
