@@ -51,8 +51,10 @@ fn main() {
     );
     for (name, corpus) in &corpora {
         let bytes = std::fs::metadata(corpus).expect("corpus exists").len();
-        // Warm the page cache so the first measured run is not the only one reading from disk.
-        std::fs::read(corpus).expect("corpus readable");
+        // Warm the page cache so the first measured run is not the only one reading from disk;
+        // through a small buffer: a child's peak RSS counts what this process held at the fork.
+        let mut file = std::fs::File::open(corpus).expect("corpus readable");
+        std::io::copy(&mut file, &mut std::io::sink()).expect("corpus readable");
         let mb = bytes as f64 / 1e6;
         println!("\nword count on {name}: {} ({mb:.1} MB), 2 threads", corpus.display());
         print_header("MB/s");
@@ -142,14 +144,7 @@ fn main() {
     let exe = std::env::current_exe().expect("own path");
     let output = Command::new(&exe).env(CHILD_ENV, "fetch:cluster:-:-").output().expect("child starts");
     assert!(output.status.success(), "the fetch child failed: {}", String::from_utf8_lossy(&output.stderr));
-    print!(
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|l| !l.starts_with("PEAK_KIB="))
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
-    );
+    print!("{}", String::from_utf8_lossy(&output.stdout));
 }
 
 /// Measured pairs per row, after the warm-up pairs.
@@ -186,26 +181,44 @@ impl Program {
         Program { command, env: Vec::new(), out: out.to_owned() }
     }
 
-    /// Runs it once: wall seconds, user CPU seconds (its own and its children's), peak MiB.
+    /// Runs it once: wall seconds, user CPU seconds (its own and its children's) and peak
+    /// resident MiB, both from the kernel's accounting of this one child (`wait4`).
     fn run(&self) -> Measured {
         let _ = std::fs::remove_dir_all(&self.out);
-        let before = children_user_seconds();
         let started = Instant::now();
-        let output = Command::new(&self.command[0])
+        let mut child = Command::new(&self.command[0])
             .args(&self.command[1..])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("a benchmark process starts");
+        let mut stderr = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut stderr);
+        // Reaped by wait4 below, for the usage std does not give; `child` is not waited again.
+        let (status, usage) = wait_with_usage(child.id());
+        std::mem::forget(child);
         let seconds = started.elapsed().as_secs_f64();
-        assert!(output.status.success(), "{:?} failed: {}", self.command, String::from_utf8_lossy(&output.stderr));
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let peak = stdout.lines().find_map(|l| l.strip_prefix("PEAK_KIB=")).and_then(|v| v.trim().parse::<f64>().ok());
-        Measured {
-            seconds,
-            user: children_user_seconds() - before,
-            peak_mib: peak.map_or(f64::NAN, |kib| kib / 1024.0),
-        }
+        assert!(status == 0, "{:?} failed (wait status {status}): {stderr}", self.command);
+        let user = usage.ru_utime.tv_sec as f64 + usage.ru_utime.tv_usec as f64 / 1e6;
+        Measured { seconds, user, peak_mib: usage.ru_maxrss as f64 / 1024.0 }
     }
+}
+
+/// Reaps child `pid` and returns its wait status and resource usage (what `std` does not
+/// expose): its own user time and peak RSS, plus those of the children it waited for.
+fn wait_with_usage(pid: u32) -> (i32, libc::rusage) {
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: wait4 writes the status and a whole rusage into the pointers it is given; the
+    // child is ours and not waited for elsewhere.
+    #[allow(unsafe_code)]
+    let usage = unsafe {
+        let reaped = libc::wait4(pid as libc::pid_t, &mut status, 0, usage.as_mut_ptr());
+        assert_eq!(reaped, pid as libc::pid_t, "wait4 on a benchmark process");
+        usage.assume_init()
+    };
+    (status, usage)
 }
 
 struct Measured {
@@ -281,13 +294,14 @@ fn print_header(unit: &str) {
 
 fn print_compared(label: &str, row: &Compared, units: f64) {
     let peak = if row.ember.peak_mib.is_nan() { "-".to_owned() } else { format!("{:.0}", row.ember.peak_mib) };
+    let ref_peak = row.reference.as_ref().map_or_else(|| "-".to_owned(), |r| format!("{:.0}", r.peak_mib));
     let ratio = if row.ratio.median.is_nan() {
         "(no reference)".to_owned()
     } else {
         format!("{:.2}x [{:.2}-{:.2}]", row.ratio.median, row.ratio.min, row.ratio.max)
     };
     println!(
-        "{label:<40} {:>8.3} {:>9.1} {:>8.2} {peak:>9} {:>9.2} {ratio:>19}",
+        "{label:<40} {:>8.3} {:>9.1} {:>8.2} {peak:>9} {:>9.2} {ref_peak:>9} {ratio:>19}",
         row.ember.seconds,
         units / row.ember.seconds,
         row.ember_user,
@@ -321,18 +335,6 @@ fn zipf_corpus(workspace: &Path, target: &Path) -> Result<PathBuf, String> {
     eprintln!("generating the Zipf corpus at {} with {} (once) ...", corpus.display(), script.display());
     let status = Command::new("python3").arg(&script).arg("256").arg(&corpus).status().map_err(|e| e.to_string())?;
     if status.success() { Ok(corpus) } else { Err(format!("{} failed: {status}", script.display())) }
-}
-
-/// User CPU seconds of every child this process has waited for so far.
-fn children_user_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a whole rusage into the pointer it is given.
-    #[allow(unsafe_code)]
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    usage.ru_utime.tv_sec as f64 + usage.ru_utime.tv_usec as f64 / 1e6
 }
 
 struct Run {
@@ -377,9 +379,6 @@ fn child(spec: &str) {
         _ => panic!("unknown child spec {spec}"),
     };
     result.expect("benchmark job");
-    if ctx.is_driver() {
-        println!("PEAK_KIB={}", own_peak_kib());
-    }
 }
 
 /// Executor start-up, and the reduce stage's throughput when half of every reducer's buckets
@@ -479,16 +478,6 @@ fn build_limit(workspace: &Path, target: &Path) -> Option<PathBuf> {
             None
         }
     }
-}
-
-/// This process's peak resident memory (VmHWM), in KiB.
-fn own_peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn data_files(dir: &Path) -> Vec<PathBuf> {
