@@ -74,6 +74,8 @@ struct Shared {
     epoch: AtomicU64,
     /// Every job's outcome in order, for replacements to replay `main` against.
     outcomes: Mutex<Vec<JobOutcome>>,
+    /// Lineage signatures of the works launched so far ([`Shared::signature`]).
+    signatures: Mutex<HashMap<WorkId, Vec<super::signature::NodeSig>>>,
     /// Outcomes of writing jobs whose driver-side action has not finished yet.
     held: Mutex<HashMap<JobId, JobOutcome>>,
     scheduler: Sender<Inbox>,
@@ -146,6 +148,17 @@ impl Shared {
             );
             let _ = self.scheduler.send(Inbox::Event(SchedulerEvent::NoExecutors { reason }));
         }
+    }
+
+    /// The signature of work `id`'s lineage, walked once per work however many executors
+    /// it is sent to. A job's entry goes when the job ends.
+    fn signature(&self, id: WorkId) -> Option<Vec<super::signature::NodeSig>> {
+        if let Some(known) = lock(&self.signatures).get(&id) {
+            return Some(known.clone());
+        }
+        let walked = signature(&self.works.root(id)?);
+        lock(&self.signatures).insert(id, walked.clone());
+        Some(walked)
     }
 
     /// Sends `outcome` to every executor, and keeps it for replacements, which replay `main`
@@ -245,9 +258,6 @@ impl Driver for Service {
             executor = id.0, rank = first.rank, host = %first.host, pid = first.pid, slots,
             shuffle = %first.shuffle_addr, "executor registered"
         );
-        if let Some(spawner) = &shared.spawner {
-            lock(spawner).registered(first.rank);
-        }
         lock(&shared.executors)
             .insert(id, Conn { info: first, outbound, last_seen: Instant::now(), lineage_sent: HashSet::new() });
         *lock(&shared.joined.0) += 1;
@@ -297,9 +307,9 @@ impl Driver for Service {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         match found {
-            Ok(bytes) => {
-                Ok(Response::new(Box::pin(tokio_stream::iter(super::fetch::chunks(bytes).into_iter().map(Ok)))))
-            }
+            Ok(bytes) => Ok(Response::new(Box::pin(tokio_stream::iter(
+                super::fetch::chunks(crate::ids::PartitionId(0), bytes).into_iter().map(Ok),
+            )))),
             Err(Missing::Gone) => Err(Status::not_found(format!("broadcast {} was destroyed on the driver", id.0))),
             Err(Missing::NotYet) => Err(Status::deadline_exceeded(format!(
                 "the driver made no broadcast {} within {} s: every process must make the same broadcasts in the same order",
@@ -378,6 +388,7 @@ impl ClusterBackend {
             epoch: AtomicU64::new(0),
             outcomes: Mutex::default(),
             held: Mutex::default(),
+            signatures: Mutex::default(),
             scheduler,
             sink,
             tracker,
@@ -512,11 +523,7 @@ impl Backend for ClusterBackend {
             });
             return;
         };
-        let lineage = if conn.lineage_sent.insert(task.work) {
-            shared.works.root(task.work).map(|root| signature(&root))
-        } else {
-            None
-        };
+        let lineage = if conn.lineage_sent.insert(task.work) { shared.signature(task.work) } else { None };
         let epoch = shared.epoch.load(Ordering::SeqCst);
         let _ = conn.outbound.send(Ok(DriverMsg::Launch { task, epoch, lineage }));
         drop(executors);
@@ -532,6 +539,7 @@ impl Backend for ClusterBackend {
     }
 
     fn job_ended(&self, job: JobId, result: &Result<Vec<Bytes>, JobError>, held: bool) {
+        lock(&self.shared.signatures).remove(&WorkId::Result(job));
         let result = match result {
             Ok(values) => Ok(values.clone()),
             Err(error) => Err(error.for_job(job)),

@@ -74,9 +74,9 @@ impl Shuffle for ShuffleService {
     }
 }
 
-/// Sends `bytes` as chunks of at most [`CHUNK_BYTES`] (at least one, the last marked).
-pub(super) fn chunks(bytes: Bytes) -> Vec<BlockChunk> {
-    let map = PartitionId(0);
+/// `bytes` of map output `map` (or of a broadcast) as chunks of at most [`CHUNK_BYTES`],
+/// slices of it without a copy: at least one, the last marked.
+pub(super) fn chunks(map: PartitionId, bytes: Bytes) -> Vec<BlockChunk> {
     if bytes.is_empty() {
         return vec![BlockChunk { map, bytes, last: true }];
     }
@@ -100,14 +100,8 @@ fn send_bucket(
     };
     match bucket {
         Bucket::Memory(bytes) => {
-            if bytes.is_empty() {
-                return send(Bytes::new(), true);
-            }
-            let mut offset = 0;
-            while offset < bytes.len() {
-                let end = (offset + CHUNK_BYTES).min(bytes.len());
-                send(bytes.slice(offset..end), end == bytes.len())?;
-                offset = end;
+            for chunk in chunks(map, bytes) {
+                send(chunk.bytes, chunk.last)?;
             }
             Ok(())
         }
@@ -277,18 +271,7 @@ impl RemoteShuffle for RemoteReads {
         if known.statuses.is_empty() {
             return Err(vec![PartitionId(0)]);
         }
-        let mut column = Vec::new();
-        let mut missing = Vec::new();
-        for (map, status) in PartitionId::all(known.statuses.len()).zip(&known.statuses) {
-            match status {
-                Some(status) => match status.bucket_sizes.size(reduce.index()) {
-                    0 => {}
-                    size => column.push((map, size, status.location)),
-                },
-                None => missing.push(map),
-            }
-        }
-        if missing.is_empty() { Ok(column) } else { Err(missing) }
+        crate::shuffle::column_of(known.statuses.iter().map(Option::as_ref), reduce)
     }
 
     fn fetch(

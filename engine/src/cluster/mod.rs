@@ -74,7 +74,8 @@ pub struct DriverSetup {
     pub liveness: Liveness,
     /// For `local-cluster[E,C]`: the executors to spawn and keep alive.
     pub spawn: Option<spawn::SpawnPlan>,
-    /// How many executors the launcher starts (`ember://`, world size − 1), for the log.
+    /// How many executors the driver waits for before its first job: E for
+    /// `local-cluster[E,C]`, world size − 1 for `ember://`.
     pub expected_executors: usize,
     /// The application's default parallelism, the same on every process: E × C for
     /// `local-cluster`, (world size − 1) × slots for `ember://`.

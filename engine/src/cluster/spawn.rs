@@ -57,8 +57,6 @@ pub struct Spawner {
     log_dir: PathBuf,
     /// Live children by rank.
     children: HashMap<u32, Child>,
-    /// Ranks started but not registered yet.
-    pending: HashMap<u32, Instant>,
     replacements: usize,
     next_rank: u32,
 }
@@ -88,7 +86,6 @@ impl Spawner {
             secret: secret.clone(),
             log_dir,
             children: HashMap::new(),
-            pending: HashMap::new(),
             replacements: 0,
             next_rank: 1,
         })
@@ -131,13 +128,7 @@ impl Spawner {
         })?;
         tracing::debug!(target: "ember::cluster", rank, pid = child.id(), log = %log_path.display(), "executor spawned");
         self.children.insert(rank, child);
-        self.pending.insert(rank, Instant::now());
         Ok(())
-    }
-
-    /// Executor `rank` registered.
-    pub fn registered(&mut self, rank: u32) {
-        self.pending.remove(&rank);
     }
 
     /// Executor `rank` (process `pid`) is lost: makes sure its process is gone.
@@ -180,11 +171,6 @@ impl Spawner {
             _ => true,
         });
         exited
-    }
-
-    /// Whether any executor was started and has not registered yet.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
     }
 
     /// Where the executors' logs are.

@@ -186,18 +186,8 @@ impl MapOutputTracker {
     pub fn column(&self, shuffle: ShuffleId, reduce: PartitionId) -> Result<Vec<(PartitionId, u64)>, Vec<PartitionId>> {
         let shuffles = self.read();
         let Some(maps) = shuffles.get(&shuffle) else { return Err(vec![PartitionId(0)]) };
-        let mut column = Vec::new();
-        let mut missing = Vec::new();
-        for (map, status) in PartitionId::all(maps.len()).zip(maps) {
-            match status {
-                Some(status) => match status.bucket_sizes.size(reduce.index()) {
-                    0 => {}
-                    size => column.push((map, size)),
-                },
-                None => missing.push(map),
-            }
-        }
-        if missing.is_empty() { Ok(column) } else { Err(missing) }
+        let column = column_of(maps.iter().map(Option::as_deref), reduce)?;
+        Ok(column.into_iter().map(|(map, size, _)| (map, size)).collect())
     }
 
     /// The status of every map task (shared, not copied), or the first missing one's index
@@ -238,6 +228,31 @@ impl MapOutputTracker {
     fn write(&self) -> RwLockWriteGuard<'_, Outputs> {
         self.shuffles.write().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Reduce partition `reduce`'s column of one shuffle whose map statuses, by map partition,
+/// are `statuses`: the non-empty buckets in map order, with their sizes and where they are.
+/// Shared by the driver's tracker and a cluster executor's copy of its statuses.
+///
+/// # Errors
+/// Every map task without a status, in order.
+pub fn column_of<'a>(
+    statuses: impl Iterator<Item = Option<&'a MapStatus>>,
+    reduce: PartitionId,
+) -> Result<Vec<(PartitionId, u64, ExecutorId)>, Vec<PartitionId>> {
+    let mut column = Vec::new();
+    let mut missing = Vec::new();
+    for (m, status) in statuses.enumerate() {
+        let map = PartitionId::new(m);
+        match status {
+            Some(status) => match status.bucket_sizes.size(reduce.index()) {
+                0 => {}
+                size => column.push((map, size, status.location)),
+            },
+            None => missing.push(map),
+        }
+    }
+    if missing.is_empty() { Ok(column) } else { Err(missing) }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod map_output;
 mod output;
 mod store;
 
-pub use map_output::{BucketSizes, MapOutputTracker, MapStatus};
+pub use map_output::{BucketSizes, MapOutputTracker, MapStatus, column_of};
 pub use output::{Bucket, MapOutput, MapOutputBuffer, RangesReader};
 pub use store::{LocalShuffleStore, ShuffleBlockId, ShuffleStore};
 
