@@ -62,8 +62,7 @@ fn task_pids(ctx: &Context, tasks: usize) -> ember::Result<Vec<u32>> {
 
 /// Kills process `pid` with SIGKILL (no handler, no clean-up runs).
 fn kill(pid: u32) {
-    let status = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().expect("kill runs");
-    assert!(status.success(), "kill -KILL {pid}");
+    signal(pid, "KILL");
 }
 
 /// Waits until `done` says so about `job`'s progress, for at most 30 s.
@@ -335,15 +334,7 @@ fn killing_the_driver_ends_its_executors() -> TestResult {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()?;
-    let stdout = driver.stdout.take().expect("piped");
-    let mut pids = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        // The harness's "test … ... " has no newline yet, so the line may begin with it.
-        if let Some((_, list)) = line?.split_once("executor pids: ") {
-            pids = list.split(' ').map(str::parse::<u32>).collect::<Result<_, _>>()?;
-            break;
-        }
-    }
+    let pids = read_pids(&mut std::io::BufReader::new(driver.stdout.take().expect("piped")).lines())?;
     assert_eq!(pids.len(), 2, "the driver printed its executors");
     assert!(pids.iter().all(|&p| alive(p)));
     driver.kill()?;
@@ -386,6 +377,34 @@ fn a_process_of_an_ember_url_application() -> TestResult {
     Ok(())
 }
 
+/// Starts this test binary as rank `rank` of a `world`-process `ember://` application at
+/// `master`, running only the ignored test `test`: what a launcher does.
+fn start_rank(test: &str, master: &str, rank: usize, world: usize) -> std::io::Result<std::process::Child> {
+    std::process::Command::new(std::env::current_exe()?)
+        .args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("EMBER_MASTER", master)
+        .env("EMBER_RANK", rank.to_string())
+        .env("EMBER_WORLD_SIZE", world.to_string())
+        .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
+        .env("EMBER_SLOTS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+}
+
+/// Reads `lines` up to the driver's `executor pids: …` line; the pids it names.
+fn read_pids(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> Result<Vec<u32>, Box<dyn std::error::Error>> {
+    for line in lines {
+        // The harness's "test … ... " has no newline yet, so the line may begin with it.
+        if let Some((_, list)) = line?.split_once("executor pids: ") {
+            return Ok(list.split(' ').map(str::parse::<u32>).collect::<Result<_, _>>()?);
+        }
+    }
+    Err("the driver ended without naming its executors".into())
+}
+
 /// A free port on loopback (bound, then released for the driver to take).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -420,18 +439,7 @@ fn an_ember_url_application_runs_on_processes_a_launcher_started() -> TestResult
     // What a launcher does: the same binary three times, each with its rank.
     let master = format!("ember://127.0.0.1:{}", free_port());
     let children = (0..3)
-        .map(|rank| {
-            std::process::Command::new(std::env::current_exe()?)
-                .args(PROCESS_TEST)
-                .env("EMBER_MASTER", &master)
-                .env("EMBER_RANK", rank.to_string())
-                .env("EMBER_WORLD_SIZE", "3")
-                .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
-                .env("EMBER_SLOTS", "1")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-        })
+        .map(|rank| start_rank("cluster::a_process_of_an_ember_url_application", &master, rank, 3))
         .collect::<std::io::Result<Vec<_>>>()?;
     let results: Vec<_> = children.into_iter().map(|c| finish(c, std::time::Duration::from_secs(60))).collect();
     for (rank, (status, out)) in results.iter().enumerate() {
@@ -585,32 +593,11 @@ fn a_process_of_a_restarted_application() -> TestResult {
 fn a_restarted_rank_rejoins_an_ember_url_application() -> TestResult {
     use std::io::BufRead;
     let master = format!("ember://127.0.0.1:{}", free_port());
-    let start = |rank: usize| {
-        std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "cluster::a_process_of_a_restarted_application",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("EMBER_MASTER", &master)
-            .env("EMBER_RANK", rank.to_string())
-            .env("EMBER_WORLD_SIZE", "3")
-            .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
-            .env("EMBER_SLOTS", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-    };
+    let start = |rank: usize| start_rank("cluster::a_process_of_a_restarted_application", &master, rank, 3);
     let mut driver = start(0)?;
     let (one, two) = (start(1)?, start(2)?);
     let mut lines = std::io::BufReader::new(driver.stdout.take().expect("piped")).lines();
-    for line in lines.by_ref() {
-        if line?.contains("executor pids: ") {
-            break;
-        }
-    }
+    read_pids(&mut lines)?;
     // What a launcher that restarts failed ranks does (a Kubernetes Indexed Job, Slurm's
     // --requeue): the rank dies, the same command starts again.
     let mut one = one;
@@ -650,32 +637,12 @@ fn a_process_of_an_application_that_loses_its_executor() -> TestResult {
 fn losing_every_executor_fails_the_job_instead_of_hanging() -> TestResult {
     use std::io::BufRead;
     let master = format!("ember://127.0.0.1:{}", free_port());
-    let start = |rank: usize| {
-        std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "cluster::a_process_of_an_application_that_loses_its_executor",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("EMBER_MASTER", &master)
-            .env("EMBER_RANK", rank.to_string())
-            .env("EMBER_WORLD_SIZE", "2")
-            .env("EMBER_SECRET", "a-secret-for-this-test-only-0123")
-            .env("EMBER_SLOTS", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-    };
+    let start =
+        |rank: usize| start_rank("cluster::a_process_of_an_application_that_loses_its_executor", &master, rank, 2);
     let mut driver = start(0)?;
     let mut executor = start(1)?;
     let mut lines = std::io::BufReader::new(driver.stdout.take().expect("piped")).lines();
-    for line in lines.by_ref() {
-        if line?.contains("executor pids: ") {
-            break;
-        }
-    }
+    read_pids(&mut lines)?;
     // The only executor dies while the driver's job waits for it.
     std::thread::sleep(std::time::Duration::from_millis(200));
     executor.kill()?;
